@@ -17,7 +17,7 @@ const TOTAL = Number(process.env.AMESH_BENCH_BYTES ?? 256 * 1024 * 1024);
  * plain → TLS → plain tunnel of two Node proxies (the shape of an mTLS
  * overlay without HTTP/2). Proves the runner; the ceiling for later tunnels.
  */
-export function tcpVsTls(): Scenario {
+export default function tcpVsTls(): Scenario {
   const { key, cert } = selfSignedCertificate();
   const tlsServerOptions: tls.TlsOptions = {
     allowHalfOpen: true,
