@@ -41,7 +41,7 @@ export async function findCycles(roots, baseDir = ROOT) {
         module: 'NodeNext',
         moduleResolution: 'NodeNext',
         baseUrl: baseDir,
-        paths: { '@amesh/*': ['packages/*/src/index.ts'] },
+        paths: subpathAliases(baseDir),
       },
     },
   });
@@ -51,6 +51,25 @@ export async function findCycles(roots, baseDir = ROOT) {
     if (unresolved.length) throw new Error(`imports that could not be resolved: ${unresolved.join(', ')}`);
   }
   return result.circular();
+}
+
+/**
+ * `@amesh/<name>` → `packages/<name>/src/index.ts`, and each subpath export
+ * `@amesh/<name>/<sub>` → `packages/<name>/src/<sub>/index.ts` where it exists.
+ */
+function subpathAliases(baseDir) {
+  const paths = { '@amesh/*': ['packages/*/src/index.ts'] };
+  const dir = join(baseDir, 'packages');
+  if (!existsSync(dir)) return paths;
+  for (const name of readdirSync(dir)) {
+    const src = join(dir, name, 'src');
+    if (!existsSync(src)) continue;
+    for (const sub of readdirSync(src)) {
+      if (existsSync(join(src, sub, 'index.ts')))
+        paths[`@amesh/${name}/${sub}`] = [`packages/${name}/src/${sub}/index.ts`];
+    }
+  }
+  return paths;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -41,6 +41,18 @@ describe('import cycle check', () => {
     expect(cycles[0].sort()).toEqual(['packages/high/src/index.ts', 'packages/low/src/index.ts']);
   });
 
+  it('follows subpath exports (@amesh/<name>/node) across packages', async () => {
+    const root = fakeRepo({
+      'packages/low/src/index.ts': 'export const low = 1;\n',
+      'packages/low/src/node/index.ts': "import { high } from '@amesh/high';\nexport const lowNode = high;\n",
+      'packages/high/src/index.ts':
+        "import { lowNode } from '@amesh/low/node';\nexport const high = () => lowNode;\n",
+    });
+    const cycles = await findCycles(sourceRoots(root), root);
+    expect(cycles).toHaveLength(1);
+    expect(cycles[0].sort()).toEqual(['packages/high/src/index.ts', 'packages/low/src/node/index.ts']);
+  });
+
   it('passes a tree whose imports point one way', async () => {
     const root = fakeRepo({
       'packages/low/src/index.ts': 'export const low = 1;\n',

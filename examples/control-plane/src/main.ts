@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { analyzeDirectory } from './analyze-directory.js';
+import { startControlPlane } from './run-control-plane.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    config: { type: 'string', default: './mesh' },
+    grpc: { type: 'string', default: '127.0.0.1:15010' },
+    'http-host': { type: 'string', default: '127.0.0.1' },
+    'http-port': { type: 'string', default: '15014' },
+    'trust-domain': { type: 'string', default: 'cluster.local' },
+    'cluster-id': { type: 'string', default: 'Kubernetes' },
+    'node-token': { type: 'string', multiple: true, default: [] },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+const command = positionals[0] ?? 'serve';
+if (values.help || (command !== 'serve' && command !== 'analyze')) {
+  console.error(`usage: amesh-control-plane [serve] --config DIR [--grpc HOST:PORT] [--http-host IP] [--http-port 15014]
+       [--node-token TOKEN=NODE ...] [--trust-domain cluster.local]
+       amesh-control-plane analyze --config DIR`);
+  process.exit(values.help ? 0 : 2);
+}
+
+if (command === 'analyze') {
+  const lines = await analyzeDirectory(values.config);
+  for (const line of lines) console.log(line);
+  console.log(lines.length === 0 ? 'no findings' : `${lines.length} findings`);
+  process.exit(lines.some((l) => l.startsWith('error')) ? 1 : 0);
+}
+
+const nodeTokens: Record<string, string> = {};
+for (const pair of values['node-token']) {
+  const eq = pair.indexOf('=');
+  if (eq <= 0) {
+    console.error(`--node-token wants TOKEN=NODE, got ${JSON.stringify(pair)}`);
+    process.exit(2);
+  }
+  nodeTokens[pair.slice(0, eq)] = pair.slice(eq + 1);
+}
+const running = await startControlPlane({
+  configDir: values.config,
+  grpcAddress: values.grpc,
+  httpHost: values['http-host'],
+  httpPort: Number(values['http-port']),
+  trustDomain: values['trust-domain'],
+  clusterId: values['cluster-id'],
+  nodeTokens,
+});
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    running.close().then(() => process.exit(0));
+  });
+}

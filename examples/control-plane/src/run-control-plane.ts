@@ -1,0 +1,302 @@
+import { createServer, type Server } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import {
+  type AuthorizationPolicy,
+  type PeerAuthentication,
+  peerAuthenticationToWire,
+  toWireAuthorization,
+} from '@amesh/authz-engine';
+import {
+  analyze,
+  type AuthorizationConverter,
+  type ConfigChange,
+  type ConversionWarning,
+  formatIssue,
+  MeshTranslator,
+  type PeerAuthenticationConverter,
+} from '@amesh/mesh-config';
+import { DirectorySource } from '@amesh/mesh-config/node';
+import {
+  bearerTokenAuthenticator,
+  CaService,
+  CertificateAuthority,
+  parseSpiffeId,
+} from '@amesh/mtls-identity';
+import { addCaService, nodeEcdsaP256 } from '@amesh/mtls-identity/node';
+import { MetricsRegistry } from '@amesh/telemetry';
+import { metricsRequestListener } from '@amesh/telemetry/node';
+import { encodeAddress, encodeAuthorization, TypeUrl } from '@amesh/xds-types';
+import type { Address, Authorization, DeepPartial } from '@amesh/xds-types';
+import { XdsServer } from '@amesh/xds-server/node';
+import { handleRedirectionRequest, RedirectionOverlay } from './redirection-status.js';
+
+/** How the control plane runs (the CLI flags in `main.ts`). */
+export interface ControlPlaneConfig {
+  /** Directory of YAML files (the embedded default config source). */
+  readonly configDir: string;
+  /** gRPC address for xDS and the CA (plaintext), e.g. `127.0.0.1:15010`. */
+  readonly grpcAddress: string;
+  /** HTTP address for readiness, metrics and the admin dump, e.g. `127.0.0.1:15014`. */
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly trustDomain?: string;
+  readonly clusterId?: string;
+  /**
+   * Bearer tokens of node agents (ztunnels): token → node name. A ztunnel
+   * presenting a token may get certificates for pods on that node only.
+   */
+  readonly nodeTokens: Readonly<Record<string, string>>;
+  /** Push debounce in milliseconds (default 100). */
+  readonly debounceMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+/** A running control plane. */
+export interface RunningControlPlane {
+  readonly translator: MeshTranslator;
+  readonly xds: XdsServer;
+  readonly ca: CertificateAuthority;
+  /** The port the gRPC server bound (useful with port 0). */
+  readonly grpcPort: number;
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+/** Warnings of the authz conversion, in the config model's terms. */
+function warningsOf(issues: readonly { path: string; message: string }[]): ConversionWarning[] {
+  return issues.map((i) => ({ path: i.path, message: i.message }));
+}
+
+/** `@amesh/authz-engine`'s conversion, plugged into the translator. */
+export const authorizationConverter: AuthorizationConverter = (policy, context) => {
+  const result = toWireAuthorization(policy as unknown as AuthorizationPolicy, {
+    rootNamespace: context.rootNamespace,
+  });
+  switch (result.status) {
+    case 'converted':
+      return { authorizations: [result.authorization as never], warnings: warningsOf(result.warnings) };
+    case 'skipped':
+      return { authorizations: [], warnings: warningsOf(result.warnings) };
+    case 'invalid':
+      return { authorizations: [], warnings: warningsOf(result.errors) };
+  }
+};
+
+/** PeerAuthentication → DENY policies, as Istio converts them for ztunnel. */
+export const peerAuthenticationConverter: PeerAuthenticationConverter = (policy, context) => {
+  const result = peerAuthenticationToWire(policy as unknown as PeerAuthentication, {
+    rootNamespace: context.rootNamespace,
+  });
+  switch (result.status) {
+    case 'converted':
+      return { authorizations: [result.authorization as never], warnings: warningsOf(result.warnings) };
+    case 'skipped':
+      return { authorizations: [], warnings: warningsOf(result.warnings) };
+    case 'invalid':
+      return { authorizations: [], warnings: warningsOf(result.errors) };
+  }
+};
+
+/** Starts the control plane: watch config, translate, serve xDS and the CA, and the HTTP endpoints. */
+export async function startControlPlane(config: ControlPlaneConfig): Promise<RunningControlPlane> {
+  const log = config.log ?? ((line: string) => console.log(line));
+  const trustDomain = config.trustDomain ?? 'cluster.local';
+  const translator = new MeshTranslator({
+    trustDomain,
+    clusterId: config.clusterId ?? 'Kubernetes',
+    authorizationConverter,
+    peerAuthenticationConverter,
+  });
+  const xds = new XdsServer({
+    debounceMs: config.debounceMs ?? 100,
+    log: (record) => {
+      if (record.level !== 'debug')
+        log(`xds ${record.level}: ${record.msg}${record.clientId ? ` (${record.clientId})` : ''}`);
+    },
+  });
+  xds.setResources(TypeUrl.address, new Map());
+  xds.setResources(TypeUrl.authorization, new Map());
+
+  // --- metrics ------------------------------------------------------------------------------
+  const metrics = new MetricsRegistry();
+  const configEvents = metrics.counter({
+    name: 'amesh_config_events_total',
+    help: 'Config source events by kind.',
+    labels: ['kind'],
+  });
+  const pushes = metrics.counter({
+    name: 'amesh_xds_resource_updates_total',
+    help: 'xDS resources upserted or removed, by type.',
+    labels: ['type', 'op'],
+  });
+  const issued = metrics.counter({
+    name: 'amesh_ca_certificates_issued_total',
+    help: 'Certificates issued by the CA.',
+    labels: [],
+  });
+  const refused = metrics.counter({
+    name: 'amesh_ca_requests_refused_total',
+    help: 'CA requests refused.',
+    labels: [],
+  });
+
+  // --- config → xDS -------------------------------------------------------------------------
+  let synced = false;
+  const version = (): string => `${Date.now().toString(36)}-${(++versionCounter).toString(36)}`;
+  let versionCounter = 0;
+  const redirection = new RedirectionOverlay();
+  /** Translates a change and pushes the resulting delta. */
+  const applyChange = (change: ConfigChange): void => {
+    const delta = translator.apply(change);
+    const addresses = new Map<string, { version: string; resource: Uint8Array } | null>();
+    for (const [name, address] of delta.addresses.upserted) {
+      addresses.set(name, {
+        version: version(),
+        resource: encodeAddress(address as DeepPartial<Address>),
+      });
+      pushes.inc({ type: 'Address', op: 'upsert' });
+    }
+    for (const name of delta.addresses.removed) {
+      addresses.set(name, null);
+      pushes.inc({ type: 'Address', op: 'remove' });
+    }
+    const policies = new Map<string, { version: string; resource: Uint8Array } | null>();
+    for (const [name, policy] of delta.authorizations.upserted) {
+      policies.set(name, {
+        version: version(),
+        resource: encodeAuthorization(policy as unknown as DeepPartial<Authorization>),
+      });
+      pushes.inc({ type: 'Authorization', op: 'upsert' });
+    }
+    for (const name of delta.authorizations.removed) {
+      policies.set(name, null);
+      pushes.inc({ type: 'Authorization', op: 'remove' });
+    }
+    if (addresses.size > 0) xds.update(TypeUrl.address, addresses);
+    if (policies.size > 0) xds.update(TypeUrl.authorization, policies);
+    log(
+      `config: ${delta.addresses.upserted.size + delta.authorizations.upserted.size} resources updated, ${delta.addresses.removed.size + delta.authorizations.removed.size} removed`,
+    );
+    for (const [policy, warnings] of translator.warnings()) {
+      for (const w of warnings) log(`warning: ${policy}${w.path ? ` ${w.path}` : ''}: ${w.message}`);
+    }
+  };
+  const source = new DirectorySource({ directory: config.configDir });
+  await source.start((event) => {
+    configEvents.inc({ kind: event.type });
+    switch (event.type) {
+      case 'change': {
+        applyChange(redirection.overlay(event.change));
+        return;
+      }
+      case 'issues':
+        for (const issue of event.issues) log(`config error (last good config kept): ${formatIssue(issue)}`);
+        return;
+      case 'error':
+        log(`config source error: ${event.error.message}`);
+        return;
+      case 'synced':
+        synced = true;
+        for (const w of analyze(translator.resources().values()))
+          log(`analyze ${w.code}: ${w.resource} ${w.path ?? ''}: ${w.message}`);
+        return;
+    }
+  });
+
+  // --- CA -----------------------------------------------------------------------------------
+  const ca = CertificateAuthority.createRoot({ trustDomain, ecdsa: nodeEcdsaP256 });
+  const ztunnelIdentity = parseSpiffeId(`spiffe://${trustDomain}/ns/istio-system/sa/ztunnel`);
+  const caService = new (class extends CaService {
+    override async createCertificate(...args: Parameters<CaService['createCertificate']>) {
+      try {
+        const response = await super.createCertificate(...args);
+        issued.inc({});
+        return response;
+      } catch (error) {
+        refused.inc({});
+        log(`ca: refused: ${(error as Error).message}`);
+        throw error;
+      }
+    }
+  })({
+    ca,
+    authenticators: [
+      bearerTokenAuthenticator({
+        verify: (token) => {
+          const node = config.nodeTokens[token];
+          return node ? { identity: ztunnelIdentity, node } : undefined;
+        },
+      }),
+    ],
+    nodeLocator: {
+      hasLivePod: (node, identity) =>
+        translator.hasLivePod({
+          namespace: identity.namespace,
+          serviceAccount: identity.serviceAccount,
+          node,
+        }),
+    },
+  });
+
+  // --- gRPC ---------------------------------------------------------------------------------
+  const grpcServer = new grpc.Server();
+  xds.addToGrpcServer(grpcServer);
+  addCaService(grpcServer, caService);
+  const grpcPort = await new Promise<number>((resolve, reject) => {
+    grpcServer.bindAsync(config.grpcAddress, grpc.ServerCredentials.createInsecure(), (error, port) =>
+      error ? reject(error) : resolve(port),
+    );
+  });
+
+  // --- HTTP: readiness, metrics, admin ------------------------------------------------------
+  const metricsListener = metricsRequestListener(metrics);
+  const http: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/ready') {
+      res
+        .writeHead(synced ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(synced ? 'ready\n' : 'not ready\n');
+    } else if (path === '/debug/clients') {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(`${JSON.stringify(xds.clients(), null, 2)}\n`);
+    } else if (path === '/debug/config') {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          `${JSON.stringify({ resources: [...translator.resources().keys()], warnings: Object.fromEntries(translator.warnings()) }, null, 2)}\n`,
+        );
+    } else if (
+      !handleRedirectionRequest(req, res, {
+        nodeTokens: config.nodeTokens,
+        overlay: redirection,
+        resources: () => translator.resources(),
+        apply: applyChange,
+        log,
+      })
+    ) {
+      metricsListener(req, res);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.httpPort, config.httpHost, () => resolve());
+  });
+  log(
+    `control plane: xDS and CA on ${config.grpcAddress.replace(/:0$/, `:${grpcPort}`)}, HTTP on ${config.httpHost}:${config.httpPort}, config from ${config.configDir}`,
+  );
+
+  return {
+    translator,
+    xds,
+    ca,
+    grpcPort,
+    ready: () => synced,
+    async close() {
+      await source.close();
+      // xDS streams never end on their own: cut them (clients keep their last good state and reconnect).
+      grpcServer.forceShutdown();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,286 @@
+import { createServer } from 'node:http';
+import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { ZtunnelAgentConnection } from '@amesh/cni-redirect/node';
+import { type LocalPod, LoopbackPodNetwork, Ztunnel } from '@amesh/l4-proxy/node';
+import { CertificateManager, parseSpiffeId } from '@amesh/mtls-identity';
+import { CaGrpcClient, nodeEcdsaP256 } from '@amesh/mtls-identity/node';
+import { metricsRequestListener } from '@amesh/telemetry/node';
+import { formatIp, WorkloadStore } from '@amesh/workload-state';
+import {
+  addressResourceType,
+  authorizationResourceType,
+  ResourceTypeRegistry,
+  WILDCARD,
+} from '@amesh/xds-client';
+import { XdsClient } from '@amesh/xds-client/node';
+import type { Address, Authorization } from '@amesh/xds-types';
+import { structFromJson, TypeUrl } from '@amesh/xds-types';
+import { serveRoutes } from './admin.js';
+import { NetnsPodNetwork } from './netns-network.js';
+
+/** How a ztunnel is run (the CLI flags in `main.ts`). */
+export interface ZtunnelConfig {
+  /** This node's name: pods with `spec.nodeName` equal to it are served here. */
+  readonly node: string;
+  /** `local`: loopback pods, SOCKS5 entry, no root. `netns`: pods handed over by the CNI node agent. */
+  readonly mode: 'local' | 'netns';
+  /** Control plane xDS address (host:port). */
+  readonly xds: string;
+  /** Control plane CA address (host:port); defaults to the xDS address. */
+  readonly ca?: string;
+  /** Bearer token this ztunnel presents to the CA. */
+  readonly token: string;
+  readonly trustDomain?: string;
+  readonly clusterId?: string;
+  /** Address of the admin (15000), metrics (15020) and readiness (15021) endpoints. */
+  readonly adminHost: string;
+  readonly adminPort?: number;
+  readonly metricsPort?: number;
+  readonly readyPort?: number;
+  /** Local mode: where SOCKS5 listens (default adminHost:15080). */
+  readonly socks5?: { readonly host: string; readonly port: number };
+  /** Netns mode: the node agent's unix socket. */
+  readonly cniSocket?: string;
+  readonly log?: (line: string) => void;
+}
+
+/** A running ztunnel, with the pieces a test or the demo may look at. */
+export interface RunningZtunnel {
+  readonly ztunnel: Ztunnel;
+  readonly store: WorkloadStore;
+  readonly xds: XdsClient;
+  readonly certificates: CertificateManager;
+  ready(): boolean;
+  close(drainMs?: number): Promise<void>;
+}
+
+/** Starts a ztunnel: xDS, certificates, pods, listeners and the admin endpoints. */
+export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunnel> {
+  const log = config.log ?? ((line: string) => console.log(line));
+  const trustDomain = config.trustDomain ?? 'cluster.local';
+  const clusterId = config.clusterId ?? 'Kubernetes';
+  const ownIdentity = parseSpiffeId(`spiffe://${trustDomain}/ns/istio-system/sa/ztunnel`);
+  const store = new WorkloadStore({ defaultTrustDomain: trustDomain });
+
+  const caClient = new CaGrpcClient({
+    address: config.ca ?? config.xds,
+    credentials: grpc.credentials.createInsecure(),
+    token: config.token,
+    clusterId,
+    ownIdentity,
+  });
+  // OpenSSL-backed ECDSA: key generation and CSR signing several times faster than pure JS.
+  const certificates = new CertificateManager({ caClient, ecdsa: nodeEcdsaP256 });
+  certificates.on('rotated', (event) => log(`certificate rotated for ${event.identity.uri}`));
+
+  const network = config.mode === 'local' ? new LoopbackPodNetwork() : new NetnsPodNetwork();
+  const ztunnel = new Ztunnel({
+    store,
+    certificates,
+    network,
+    capture: config.mode === 'local' ? 'explicit' : 'redirect',
+    trustDomain,
+    log,
+    clusterName: clusterId,
+  });
+
+  const registry = new ResourceTypeRegistry();
+  registry.register(addressResourceType);
+  registry.register(authorizationResourceType);
+  const xds = new XdsClient({
+    target: config.xds,
+    credentials: grpc.credentials.createInsecure(),
+    node: {
+      id: `ztunnel~${config.adminHost}~ztunnel-${config.node}.istio-system~istio-system.svc.cluster.local`,
+      metadata: structFromJson({ NODE_NAME: config.node, CLUSTER_ID: clusterId }),
+    },
+    mode: 'delta',
+    registry,
+    log: (record) => {
+      if (record.level !== 'debug')
+        log(`xds ${record.level}: ${record.msg}${record.error ? `: ${record.error.message}` : ''}`);
+    },
+  });
+  const synced = { address: false, authorization: false };
+  xds.watch(TypeUrl.address, WILDCARD, {
+    onChanged: (name: string, value: unknown) => {
+      synced.address = true;
+      store.applyAddress(name, value as Address);
+    },
+    onRemoved: (name: string) => store.applyAddress(name, undefined),
+  });
+  xds.watch(TypeUrl.authorization, WILDCARD, {
+    onChanged: (name: string, value: unknown) => {
+      synced.authorization = true;
+      store.applyAuthorization(name, value as Authorization);
+    },
+    onRemoved: (name: string) => store.applyAuthorization(name, undefined),
+  });
+  xds.start();
+
+  // --- pods ---------------------------------------------------------------------------------
+  const served = new Map<string, LocalPod>();
+  const pending = new Map<string, Promise<void>>();
+  const serve = (pod: LocalPod): Promise<void> => {
+    const previous = pending.get(pod.uid) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      await ztunnel.addPod(pod);
+      served.set(pod.uid, pod);
+      log(
+        `serving pod ${pod.uid} (${pod.ips.join(', ') || 'no IP yet'})${pod.netns ? ` in ${pod.netns}` : ''}`,
+      );
+    });
+    pending.set(
+      pod.uid,
+      next.catch(() => {}),
+    );
+    return next;
+  };
+  const unserve = async (uid: string): Promise<void> => {
+    if (!served.delete(uid)) return;
+    await ztunnel.removePod(uid);
+    log(`stopped serving pod ${uid}`);
+  };
+  const ipsOf = (uid: string): string[] => store.workload(uid)?.addresses.map((a) => formatIp(a)) ?? [];
+
+  let agent: ZtunnelAgentConnection | undefined;
+  if (config.mode === 'local') {
+    // Local mode: the pods of this node are the HBONE workloads the control plane places on it.
+    // What was last asked for each pod (its IPs), so repeated updates do not reopen listeners.
+    const requested = new Map<string, string>();
+    const sync = (): void => {
+      const wanted = new Set<string>();
+      for (const w of store.dump().workloads) {
+        if (w.node !== config.node || w.tunnelProtocol !== 'HBONE' || w.addresses.length === 0) continue;
+        wanted.add(w.uid);
+        const ips = w.addresses.map((a) => formatIp(a));
+        if (requested.get(w.uid) === ips.join()) continue;
+        requested.set(w.uid, ips.join());
+        serve({ uid: w.uid, ips }).catch((error: Error) =>
+          log(`cannot serve pod ${w.uid}: ${error.message}`),
+        );
+      }
+      for (const uid of [...requested.keys()]) {
+        if (wanted.has(uid)) continue;
+        requested.delete(uid);
+        void unserve(uid);
+      }
+    };
+    store.onChange((change) => {
+      if (change.kind === 'workload') sync();
+    });
+  } else {
+    if (!config.cniSocket) throw new Error('netns mode needs the node agent socket (--cni-socket)');
+    const inSnapshot = new Set<string>();
+    // The node agent hands a pod over at CNI ADD, usually before the control plane knows its IP
+    // (the runtime reports it after the CNI chain). Follow the workload's addresses: a pod served
+    // without its IPs would dial HBONE from the node's namespace and could not be named as a source.
+    const netnsOf = new Map<string, string>();
+    const requestedIps = new Map<string, string>();
+    const serveNetns = (uid: string, netns: string): Promise<void> => {
+      const ips = ipsOf(uid);
+      netnsOf.set(uid, netns);
+      requestedIps.set(uid, ips.join());
+      return serve({ uid, ips, netns });
+    };
+    store.onChange((change) => {
+      if (change.kind !== 'workload') return;
+      for (const [uid, netns] of netnsOf) {
+        const ips = ipsOf(uid);
+        if (ips.length === 0 || requestedIps.get(uid) === ips.join()) continue;
+        serveNetns(uid, netns).catch((error: Error) => log(`cannot serve pod ${uid}: ${error.message}`));
+      }
+    });
+    agent = await ZtunnelAgentConnection.connect(config.cniSocket, async (request) => {
+      switch (request.type) {
+        case 'add':
+          inSnapshot.add(request.uid);
+          await serveNetns(request.uid, request.netnsPath);
+          return;
+        case 'keep':
+          inSnapshot.add(request.uid);
+          return;
+        case 'del':
+          netnsOf.delete(request.uid);
+          requestedIps.delete(request.uid);
+          await unserve(request.uid);
+          return;
+        case 'snapshot-sent':
+          for (const uid of [...served.keys()]) {
+            if (inSnapshot.has(uid)) continue;
+            netnsOf.delete(uid);
+            requestedIps.delete(uid);
+            await unserve(uid);
+          }
+          return;
+      }
+    });
+  }
+
+  // --- endpoints ----------------------------------------------------------------------------
+  const ready = (): boolean => synced.address && xds.connectionState().state !== 'idle';
+  const servers: net.Server[] = [];
+  servers.push(
+    await serveRoutes(config.adminHost, config.adminPort ?? 15000, {
+      '/config_dump': () => ({
+        body: {
+          node: config.node,
+          mode: config.mode,
+          ...store.dump(),
+          pods: ztunnel.pods(),
+          certificates: certificates.identities().map((id) => {
+            const cert = certificates.get(id);
+            return {
+              identity: id.uri,
+              state: certificates.state(id)?.status ?? 'unknown',
+              ...(cert ? { notBefore: cert.notBefore, notAfter: cert.notAfter } : {}),
+            };
+          }),
+          connections: ztunnel.connections().map((c) => ({ ...c, bytes: c.bytes() })),
+          xds: { state: xds.connectionState(), metrics: xds.metrics() },
+        },
+      }),
+      '/healthz/ready': () => (ready() ? { body: 'ready\n' } : { status: 503, body: 'not ready\n' }),
+    }),
+  );
+  servers.push(
+    await serveRoutes(config.adminHost, config.readyPort ?? 15021, {
+      '/healthz/ready': () => (ready() ? { body: 'ready\n' } : { status: 503, body: 'not ready\n' }),
+    }),
+  );
+  const http = createServer(metricsRequestListener(ztunnel.metrics));
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.metricsPort ?? 15020, config.adminHost, () => resolve());
+  });
+  servers.push(http);
+  if (config.mode === 'local') {
+    const socks = net.createServer({ allowHalfOpen: true });
+    const at = config.socks5 ?? { host: config.adminHost, port: 15080 };
+    await new Promise<void>((resolve, reject) => {
+      socks.once('error', reject);
+      socks.listen(at.port, at.host, () => resolve());
+    });
+    ztunnel.serveSocks5(socks);
+  }
+  log(
+    `ztunnel for ${config.node} started (${config.mode} mode), admin on ${config.adminHost}:${config.adminPort ?? 15000}`,
+  );
+
+  return {
+    ztunnel,
+    store,
+    xds,
+    certificates,
+    ready,
+    async close(drainMs = 5_000) {
+      for (const s of servers) s.close();
+      agent?.close();
+      await ztunnel.close(drainMs);
+      xds.close();
+      caClient.close();
+      certificates.close();
+    },
+  };
+}

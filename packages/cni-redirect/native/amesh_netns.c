@@ -1,0 +1,423 @@
+// amesh_netns: what Node cannot do by itself on Linux.
+//
+//  - create a TCP socket inside another network namespace (listening, or
+//    fresh and unconnected for the caller to connect()), optionally with
+//    SO_MARK set, and hand its fd to Node (server.listen({fd}) /
+//    new net.Socket({fd}));
+//  - read SO_ORIGINAL_DST (IPv4) / IP6T_SO_ORIGINAL_DST (IPv6) of an
+//    accepted, redirected connection;
+//  - set SO_MARK on an existing socket.
+//
+// setns(CLONE_NEWNET) changes the namespace of the calling thread only, and
+// a socket keeps the namespace it was created in: so the main thread enters
+// the pod's namespace, creates the socket and returns at once (see
+// run_socket_job), without a thread per socket.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define NAPI_CALL(env, call)                                      \
+  do {                                                            \
+    if ((call) != napi_ok) {                                      \
+      napi_throw_error((env), "ERR_AMESH_NAPI", "N-API call failed: " #call); \
+      return NULL;                                                \
+    }                                                             \
+  } while (0)
+
+static const char *errno_code(int err) {
+  const char *name = strerrorname_np(err);
+  return name != NULL ? name : "EUNKNOWN";
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *detail) {
+  char message[512];
+  snprintf(message, sizeof message, "%s failed%s%s: %s", syscall, detail ? " for " : "", detail ? detail : "",
+           strerror(err));
+  napi_value code, msg, error, errno_value, syscall_value;
+  napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_create_int32(env, -err, &errno_value);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_set_named_property(env, error, "syscall", syscall_value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+// ---- socket creation on a helper thread -------------------------------
+
+typedef struct {
+  // inputs
+  const char *netns_path; // NULL: the current namespace
+  int family;             // AF_INET or AF_INET6
+  int listen;             // 1: bind + listen; 0: fresh socket
+  struct sockaddr_storage bind_addr;
+  socklen_t bind_len;
+  int backlog;
+  int has_mark;
+  unsigned int mark;
+  int ipv6_only; // -1 leave default, 0/1 set IPV6_V6ONLY
+  // outputs
+  int fd;
+  int err;
+  const char *failed_syscall;
+} socket_job;
+
+// The calling thread's own network namespace, opened once at load time
+// (the addon is loaded on Node's main thread), to return to after creating a
+// socket elsewhere.
+static int home_netns = -1;
+
+static void create_socket(socket_job *job);
+
+// Runs the job on the calling thread: enter the target namespace, create the
+// socket, return home. No JavaScript runs in between, and other threads
+// (libuv's pool) are unaffected: setns(CLONE_NEWNET) is per thread. If the
+// way home fails the process aborts rather than run on in the wrong
+// namespace (fail closed); with a valid fd to the original namespace setns
+// does not fail in practice.
+static void run_socket_job(socket_job *job) {
+  job->fd = -1;
+  if (job->netns_path == NULL) {
+    create_socket(job);
+    return;
+  }
+  if (home_netns < 0) {
+    job->err = ENOTSUP;
+    job->failed_syscall = "open(/proc/thread-self/ns/net)";
+    return;
+  }
+  int ns = open(job->netns_path, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) {
+    job->err = errno;
+    job->failed_syscall = "open";
+    return;
+  }
+  if (setns(ns, CLONE_NEWNET) != 0) {
+    job->err = errno;
+    job->failed_syscall = "setns";
+    close(ns);
+    return;
+  }
+  close(ns);
+  create_socket(job);
+  if (setns(home_netns, CLONE_NEWNET) != 0) {
+    fprintf(stderr, "amesh_netns: cannot return to the original network namespace: %s\n", strerror(errno));
+    abort();
+  }
+}
+
+static void create_socket(socket_job *job) {
+  int fd = socket(job->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    job->err = errno;
+    job->failed_syscall = "socket";
+    return;
+  }
+  int one = 1;
+  if (job->has_mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &job->mark, sizeof job->mark) != 0) {
+    job->err = errno;
+    job->failed_syscall = "setsockopt(SO_MARK)";
+    close(fd);
+    return;
+  }
+  if (job->family == AF_INET6 && job->ipv6_only >= 0 &&
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &job->ipv6_only, sizeof job->ipv6_only) != 0) {
+    job->err = errno;
+    job->failed_syscall = "setsockopt(IPV6_V6ONLY)";
+    close(fd);
+    return;
+  }
+  if (job->listen) {
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
+      job->err = errno;
+      job->failed_syscall = "setsockopt(SO_REUSEADDR)";
+      close(fd);
+      return;
+    }
+    if (bind(fd, (struct sockaddr *)&job->bind_addr, job->bind_len) != 0) {
+      job->err = errno;
+      job->failed_syscall = "bind";
+      close(fd);
+      return;
+    }
+    if (listen(fd, job->backlog) != 0) {
+      job->err = errno;
+      job->failed_syscall = "listen";
+      close(fd);
+      return;
+    }
+  }
+  job->fd = fd;
+}
+
+// ---- argument helpers ---------------------------------------------------
+
+static int get_string(napi_env env, napi_value value, char *out, size_t size, int *is_null) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok) return -1;
+  if (type == napi_null || type == napi_undefined) {
+    *is_null = 1;
+    return 0;
+  }
+  *is_null = 0;
+  size_t len = 0;
+  if (type != napi_string) return -1;
+  if (napi_get_value_string_utf8(env, value, out, size, &len) != napi_ok) return -1;
+  if (len >= size - 1) return -1;
+  return 0;
+}
+
+static int get_int(napi_env env, napi_value value, int64_t *out) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number) return -1;
+  return napi_get_value_int64(env, value, out) == napi_ok ? 0 : -1;
+}
+
+static napi_value make_fd(napi_env env, int fd) {
+  napi_value result;
+  NAPI_CALL(env, napi_create_int32(env, fd, &result));
+  return result;
+}
+
+// socketInNetns(netnsPath: string | null, family: 4 | 6, mark: number | -1): fd
+static napi_value socket_in_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 3) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "socketInNetns(netnsPath, family, mark)");
+    return NULL;
+  }
+  char path[4096];
+  int is_null = 0;
+  int64_t family = 0, mark = -1;
+  if (get_string(env, argv[0], path, sizeof path, &is_null) != 0 || get_int(env, argv[1], &family) != 0 ||
+      get_int(env, argv[2], &mark) != 0 || (family != 4 && family != 6) || mark < -1 || mark > 0xffffffffLL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "socketInNetns: invalid arguments");
+    return NULL;
+  }
+  socket_job job = {0};
+  job.netns_path = is_null ? NULL : path;
+  job.family = family == 4 ? AF_INET : AF_INET6;
+  job.has_mark = mark >= 0;
+  job.mark = (unsigned int)(mark < 0 ? 0 : mark);
+  job.ipv6_only = -1;
+  run_socket_job(&job);
+  if (job.fd < 0) return throw_errno(env, job.err, job.failed_syscall, job.netns_path);
+  return make_fd(env, job.fd);
+}
+
+// listenInNetns(netnsPath: string | null, host: string, port: number,
+//               mark: number | -1, backlog: number, ipv6Only: -1 | 0 | 1): fd
+static napi_value listen_in_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 6) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "listenInNetns(netnsPath, host, port, mark, backlog, ipv6Only)");
+    return NULL;
+  }
+  char path[4096], host[INET6_ADDRSTRLEN + 1];
+  int path_null = 0, host_null = 0;
+  int64_t port = 0, mark = -1, backlog = 0, ipv6_only = -1;
+  if (get_string(env, argv[0], path, sizeof path, &path_null) != 0 ||
+      get_string(env, argv[1], host, sizeof host, &host_null) != 0 || host_null ||
+      get_int(env, argv[2], &port) != 0 || get_int(env, argv[3], &mark) != 0 ||
+      get_int(env, argv[4], &backlog) != 0 || get_int(env, argv[5], &ipv6_only) != 0 || port < 0 ||
+      port > 65535 || mark < -1 || mark > 0xffffffffLL || backlog < 1 || ipv6_only < -1 || ipv6_only > 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "listenInNetns: invalid arguments");
+    return NULL;
+  }
+  socket_job job = {0};
+  job.netns_path = path_null ? NULL : path;
+  job.listen = 1;
+  job.backlog = (int)backlog;
+  job.has_mark = mark >= 0;
+  job.mark = (unsigned int)(mark < 0 ? 0 : mark);
+  job.ipv6_only = (int)ipv6_only;
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&job.bind_addr;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&job.bind_addr;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    job.family = AF_INET;
+    job.bind_len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    job.family = AF_INET6;
+    job.bind_len = sizeof *v6;
+  } else {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "listenInNetns: host must be an IPv4 or IPv6 literal");
+    return NULL;
+  }
+  run_socket_job(&job);
+  if (job.fd < 0) return throw_errno(env, job.err, job.failed_syscall, job.netns_path);
+  return make_fd(env, job.fd);
+}
+
+static napi_value address_object(napi_env env, const struct sockaddr_storage *addr, int original) {
+  char text[INET6_ADDRSTRLEN];
+  int port, family;
+  if (addr->ss_family == AF_INET) {
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)addr;
+    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+    port = ntohs(v4->sin_port);
+    family = 4;
+  } else {
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)addr;
+    if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+      inet_ntop(AF_INET, &v6->sin6_addr.s6_addr[12], text, sizeof text);
+      family = 4;
+    } else {
+      inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+      family = 6;
+    }
+    port = ntohs(v6->sin6_port);
+  }
+  napi_value result, address, port_value, family_value, original_value;
+  NAPI_CALL(env, napi_create_object(env, &result));
+  NAPI_CALL(env, napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &address));
+  NAPI_CALL(env, napi_create_int32(env, port, &port_value));
+  NAPI_CALL(env, napi_create_int32(env, family, &family_value));
+  NAPI_CALL(env, napi_get_boolean(env, original != 0, &original_value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "address", address));
+  NAPI_CALL(env, napi_set_named_property(env, result, "port", port_value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "family", family_value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "redirected", original_value));
+  return result;
+}
+
+// originalDestination(fd): { address, port, family, redirected }
+// SO_ORIGINAL_DST for IPv4 connections (including v4-mapped ones accepted
+// on a dual-stack socket), IP6T_SO_ORIGINAL_DST for IPv6 ones; when the
+// connection was not NAT-ed (no conntrack entry: ENOENT), the local address.
+static napi_value original_destination(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t fd = -1;
+  if (argc != 1 || get_int(env, argv[0], &fd) != 0 || fd < 0 || fd > 0x7fffffff) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "originalDestination(fd)");
+    return NULL;
+  }
+  struct sockaddr_storage local;
+  socklen_t local_len = sizeof local;
+  memset(&local, 0, sizeof local);
+  if (getsockname((int)fd, (struct sockaddr *)&local, &local_len) != 0) {
+    return throw_errno(env, errno, "getsockname", NULL);
+  }
+  int is_v4 = local.ss_family == AF_INET ||
+              (local.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&local)->sin6_addr));
+  struct sockaddr_storage original;
+  memset(&original, 0, sizeof original);
+  socklen_t original_len;
+  int rc;
+  if (is_v4) {
+    original_len = sizeof(struct sockaddr_in);
+    rc = getsockopt((int)fd, SOL_IP, SO_ORIGINAL_DST, &original, &original_len);
+  } else {
+    original_len = sizeof(struct sockaddr_in6);
+    rc = getsockopt((int)fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &original, &original_len);
+  }
+  if (rc != 0) {
+    int err = errno;
+    if (err == ENOENT || err == ENOPROTOOPT) return address_object(env, &local, 0);
+    return throw_errno(env, err, is_v4 ? "getsockopt(SO_ORIGINAL_DST)" : "getsockopt(IP6T_SO_ORIGINAL_DST)", NULL);
+  }
+  // Same address and port as the local one: the connection was not redirected.
+  int redirected = 1;
+  if (original.ss_family == AF_INET && local.ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&original, *b = (const struct sockaddr_in *)&local;
+    redirected = !(a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr);
+  } else if (original.ss_family == AF_INET6 && local.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&original, *b = (const struct sockaddr_in6 *)&local;
+    redirected = !(a->sin6_port == b->sin6_port && memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0);
+  } else if (original.ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&original;
+    const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)&local;
+    redirected = !(a->sin_port == b->sin6_port && memcmp(&a->sin_addr, &b->sin6_addr.s6_addr[12], 4) == 0);
+  }
+  return address_object(env, &original, redirected);
+}
+
+// setMark(fd, mark)
+static napi_value set_mark(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t fd = -1, mark = -1;
+  if (argc != 2 || get_int(env, argv[0], &fd) != 0 || get_int(env, argv[1], &mark) != 0 || fd < 0 ||
+      fd > 0x7fffffff || mark < 0 || mark > 0xffffffffLL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "setMark(fd, mark)");
+    return NULL;
+  }
+  unsigned int value = (unsigned int)mark;
+  if (setsockopt((int)fd, SOL_SOCKET, SO_MARK, &value, sizeof value) != 0) {
+    return throw_errno(env, errno, "setsockopt(SO_MARK)", NULL);
+  }
+  return NULL;
+}
+
+// getMark(fd): number
+static napi_value get_mark(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t fd = -1;
+  if (argc != 1 || get_int(env, argv[0], &fd) != 0 || fd < 0 || fd > 0x7fffffff) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "getMark(fd)");
+    return NULL;
+  }
+  unsigned int value = 0;
+  socklen_t len = sizeof value;
+  if (getsockopt((int)fd, SOL_SOCKET, SO_MARK, &value, &len) != 0) {
+    return throw_errno(env, errno, "getsockopt(SO_MARK)", NULL);
+  }
+  napi_value result;
+  NAPI_CALL(env, napi_create_uint32(env, value, &result));
+  return result;
+}
+
+// closeFd(fd): for fds never handed to Node (error paths).
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t fd = -1;
+  if (argc != 1 || get_int(env, argv[0], &fd) != 0 || fd < 0 || fd > 0x7fffffff) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "closeFd(fd)");
+    return NULL;
+  }
+  if (close((int)fd) != 0) return throw_errno(env, errno, "close", NULL);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  if (home_netns < 0) home_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  napi_property_descriptor props[] = {
+      {"socketInNetns", NULL, socket_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"listenInNetns", NULL, listen_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"originalDestination", NULL, original_destination, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setMark", NULL, set_mark, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getMark", NULL, get_mark, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

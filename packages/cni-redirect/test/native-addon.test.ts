@@ -1,0 +1,122 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { isAmeshError } from '@amesh/errors';
+import { describe, expect, it } from 'vitest';
+import {
+  connectSocketInNetns,
+  createSocketInNetns,
+  getMark,
+  isAddonAvailable,
+  listenInNetns,
+  listenServerInNetns,
+  originalDestination,
+  setMark,
+} from '../src/node/index.js';
+import { addonSkipReason } from './helpers/privileges.js';
+
+const addonMissing = !isAddonAvailable();
+
+function codeOf(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (error) {
+    return isAmeshError(error) ? error.code : `not amesh: ${String(error)}`;
+  }
+  return undefined;
+}
+
+describe.skipIf(addonMissing)(
+  `native addon on loopback ${addonMissing ? '(skipped: addon not built)' : ''}`,
+  () => {
+    it('falls back to the local address when a connection was not redirected', async () => {
+      const server = net.createServer();
+      await listenServerInNetns(server, null, { port: 0, host: '127.0.0.1' });
+      const port = (server.address() as net.AddressInfo).port;
+      const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+      const client = createSocketInNetns(null, { family: 4 });
+      client.connect({ host: '127.0.0.1', port });
+      const socket = await accepted;
+      expect(originalDestination(socket)).toEqual({
+        address: '127.0.0.1',
+        port,
+        family: 4,
+        redirected: false,
+      });
+      client.destroy();
+      socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+
+    it('reports v4-mapped connections on a dual-stack listener as IPv4', async () => {
+      const server = net.createServer();
+      await listenServerInNetns(server, null, { port: 0, host: '::', ipv6Only: false });
+      const port = (server.address() as net.AddressInfo).port;
+      const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+      const client = net.connect({ host: '127.0.0.1', port });
+      const socket = await accepted;
+      expect(originalDestination(socket)).toMatchObject({ address: '127.0.0.1', port, family: 4 });
+      client.destroy();
+      socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+
+    it('validates arguments before touching the kernel', () => {
+      expect(() => listenInNetns(null, { port: 70000 })).toThrow(RangeError);
+      expect(() => listenInNetns(null, { port: 1, host: 'localhost' })).toThrow(RangeError);
+      expect(() => connectSocketInNetns(null, { family: 5 as 4 })).toThrow(RangeError);
+      expect(() => connectSocketInNetns(null, { family: 4, mark: -2 })).toThrow(RangeError);
+    });
+
+    it('maps kernel errors to typed errors (EADDRINUSE → CNI_ERR_SOCKET, bad fd, not a netns)', () => {
+      const fd = listenInNetns(null, { port: 0, host: '127.0.0.1' });
+      const server = net.createServer().listen({ fd });
+      const port = (server.address() as net.AddressInfo).port;
+      expect(codeOf(() => listenInNetns(null, { port, host: '127.0.0.1' }))).toBe('CNI_ERR_SOCKET');
+      server.close();
+      expect(codeOf(() => originalDestination(1_000_000))).toBe('CNI_ERR_SOCKET');
+      expect(codeOf(() => originalDestination(new net.Socket()))).toBe('CNI_ERR_SOCKET');
+      expect(codeOf(() => connectSocketInNetns('/etc/hostname', { family: 4 }))).toMatch(
+        /CNI_ERR_NETNS_NOT_FOUND|CNI_ERR_PERMISSION/,
+      );
+      expect(codeOf(() => connectSocketInNetns('/nonexistent/netns', { family: 6 }))).toBe(
+        'CNI_ERR_NETNS_NOT_FOUND',
+      );
+    });
+
+    it.skipIf(addonSkipReason !== undefined)('sets and reads SO_MARK (needs CAP_NET_ADMIN)', () => {
+      const socket = createSocketInNetns(null, { family: 6 });
+      expect(getMark(socket)).toBe(0);
+      setMark(socket, 0x539);
+      expect(getMark(socket)).toBe(0x539);
+      expect(() => setMark(socket, 2 ** 32)).toThrow(RangeError);
+      socket.destroy();
+    });
+  },
+);
+
+const DIST = fileURLToPath(new URL('../dist/node/index.js', import.meta.url));
+
+describe('without the addon', () => {
+  it.skipIf(!existsSync(DIST))(
+    'throws CNI_ERR_ADDON_UNAVAILABLE with how to build it (built package, addon path missing)',
+    () => {
+      const script = `
+      import { connectSocketInNetns, isAddonAvailable } from ${JSON.stringify(DIST)};
+      let code;
+      try { connectSocketInNetns(null, { family: 4 }); } catch (e) { code = e.code + ' ' + e.message; }
+      console.log(JSON.stringify({ available: isAddonAvailable(), code }));`;
+      const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, AMESH_CNI_ADDON_PATH: '/nonexistent/amesh_netns.node' },
+        encoding: 'utf8',
+      });
+      const out = JSON.parse(run.stdout) as { available: boolean; code: string };
+      expect(out.available).toBe(false);
+      expect(out.code).toMatch(/^CNI_ERR_ADDON_UNAVAILABLE native addon not built .*npm run build/);
+    },
+  );
+  it('reports availability as a boolean', () => {
+    expect(typeof isAddonAvailable()).toBe('boolean');
+  });
+});

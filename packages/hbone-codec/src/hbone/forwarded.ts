@@ -1,0 +1,103 @@
+import { isIP } from 'node:net';
+import { HboneError } from '../errors.js';
+
+/** One `forwarded` element (RFC 7239 §4); HBONE uses `for` and `host`. */
+export interface ForwardedElement {
+  readonly for?: string;
+  readonly host?: string;
+  readonly by?: string;
+  readonly proto?: string;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function quote(value: string): string {
+  return TOKEN.test(value) ? value : `"${value.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/**
+ * Builds the `forwarded` header ztunnel sends: `for="<ip:port>"` plus
+ * `;host=<service hostname>` when known (RFC 7239 §4, §6: IPv6 in brackets).
+ * @example buildForwarded({ for: '10.0.0.1:4000', host: 'b.ns.svc.cluster.local' })
+ *   // 'for="10.0.0.1:4000";host=b.ns.svc.cluster.local'
+ */
+export function buildForwarded(element: ForwardedElement): string {
+  const parts: string[] = [];
+  for (const key of ['for', 'by', 'host', 'proto'] as const) {
+    const value = element[key];
+    if (value === undefined) continue;
+    // Values with ':' or '[' are not tokens and must be quoted (RFC 7239 §6).
+    parts.push(
+      `${key}=${key === 'for' || key === 'by' ? `"${value.replace(/(["\\])/g, '\\$1')}"` : quote(value)}`,
+    );
+  }
+  return parts.join(';');
+}
+
+/**
+ * Formats a socket address for `for=`: `ip:port`, `[v6]:port` (RFC 7239 §6).
+ * @example forwardedNode('fd00::1', 5000) // '[fd00::1]:5000'
+ */
+export function forwardedNode(ip: string, port?: number): string {
+  const host = isIP(ip) === 6 ? `[${ip}]` : ip;
+  return port === undefined ? host : `${host}:${port}`;
+}
+
+/**
+ * Parses a `forwarded` header into its elements (RFC 7239 §4).
+ * @throws {HboneError} HBONE_ERR_INVALID_HEADER on a syntax error
+ */
+export function parseForwarded(header: string): ForwardedElement[] {
+  const elements: ForwardedElement[] = [];
+  let current: Record<string, string> = {};
+  let i = 0;
+  const fail = (why: string): HboneError =>
+    new HboneError('HBONE_ERR_INVALID_HEADER', `forwarded: ${why} at offset ${i}`);
+  const skipSpace = (): void => {
+    while (header[i] === ' ' || header[i] === '\t') i++;
+  };
+  for (;;) {
+    skipSpace();
+    const eq = header.indexOf('=', i);
+    if (eq < 0) throw fail('expected name=value');
+    const name = header.slice(i, eq).trim().toLowerCase();
+    if (!TOKEN.test(name)) throw fail('bad parameter name');
+    i = eq + 1;
+    let value = '';
+    if (header[i] === '"') {
+      i++;
+      for (;;) {
+        const c = header[i];
+        if (c === undefined) throw fail('unterminated quoted string');
+        i++;
+        if (c === '"') break;
+        if (c === '\\') {
+          const next = header[i++];
+          if (next === undefined) throw fail('dangling escape');
+          value += next;
+        } else {
+          value += c;
+        }
+      }
+    } else {
+      const start = i;
+      while (i < header.length && header[i] !== ';' && header[i] !== ',') i++;
+      value = header.slice(start, i).trim();
+      if (!TOKEN.test(value)) throw fail('bad token value');
+    }
+    if (name in current) throw fail(`parameter ${name} repeated`);
+    current[name] = value;
+    skipSpace();
+    const sep = header[i];
+    if (sep === undefined) break;
+    i++;
+    if (sep === ',') {
+      elements.push(current as ForwardedElement);
+      current = {};
+    } else if (sep !== ';') {
+      throw fail('expected ; or ,');
+    }
+  }
+  elements.push(current as ForwardedElement);
+  return elements;
+}

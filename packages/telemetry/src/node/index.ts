@@ -1,0 +1,5 @@
+/**
+ * Node glue: serve a {@link MetricsRegistry} over HTTP.
+ * @packageDocumentation
+ */
+export { metricsRequestListener } from './metrics-http.js';
