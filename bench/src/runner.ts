@@ -135,11 +135,12 @@ export function formatResult(result: ScenarioResult): string {
     lines.push(`|---|---:|---:|---:|${names.map(() => '---:').join('|')}|`);
     for (const name of names) {
       const s = byContender[name]!;
-      const ratios = names.map((other) =>
-        other === name
-          ? '—'
-          : `${advantage(s.median, byContender[other]!.median, metric.better).toFixed(2)}x`,
-      );
+      const ratios = names.map((other) => {
+        if (other === name) return '—';
+        const ratio = advantage(s.median, byContender[other]!.median, metric.better);
+        // A zero on either side (for example no proxy CPU on the direct path) has no meaningful ratio.
+        return Number.isFinite(ratio) && ratio !== 0 ? `${ratio.toFixed(2)}x` : 'n/a';
+      });
       lines.push(
         `| ${name} | ${format(s.median)} | ${format(s.min)}..${format(s.max)} | ±${(s.spread * 50).toFixed(1)}% | ${ratios.join(' | ')} |`,
       );

@@ -68,3 +68,23 @@ describe('runScenario', () => {
     expect(order).toContain('close c1');
   });
 });
+
+describe('formatResult with a zero median', () => {
+  it('prints n/a instead of an infinite or zero ratio', async () => {
+    const scenario: Scenario = {
+      name: 'zero',
+      description: 'test',
+      metrics: [{ name: 'cpu', unit: 's', better: 'lower' }],
+      defaultRounds: 1,
+      contenders: [0, 2].map((value, i) => ({
+        name: `c${i}`,
+        async start() {
+          return { round: async () => ({ values: { cpu: value }, fingerprint: 'x' }), close: async () => {} };
+        },
+      })),
+    };
+    const table = formatResult(await runScenario(scenario, { warmup: 0, rounds: 1 }));
+    expect(table).toMatch(/\| c0 \| 0 \| 0\.\.0 \| ±0\.0% \| — \| n\/a \|/);
+    expect(table).toMatch(/\| c1 \| 2\.00 \| 2\.00\.\.2\.00 \| ±0\.0% \| n\/a \| — \|/);
+  });
+});

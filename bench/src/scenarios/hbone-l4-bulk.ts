@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -16,10 +16,11 @@ import {
   selfSignedCertificate,
   sendAll,
 } from '../loopback.js';
+import { startHaproxyChain } from '../peers/haproxy-chain.js';
+import { stop } from '../peers/processes.js';
 import type { Contender, Sample, Scenario } from '../runner.js';
 
 const TOTAL = Number(process.env.AMESH_BENCH_BYTES ?? 256 * 1024 * 1024);
-const HAPROXY = '/usr/sbin/haproxy';
 
 /**
  * L4-bulk: one long TCP stream through a tunnel of two proxies,
@@ -83,49 +84,17 @@ export default function hboneL4Bulk(): Scenario {
     name: 'haproxy',
     async start() {
       const sink = await sinkServer();
-      const dir = mkdtempSync(join(tmpdir(), 'amesh-bench-haproxy-'));
-      writeFileSync(join(dir, 'combined.pem'), Buffer.concat([cert, key]));
-      writeFileSync(join(dir, 'ca.pem'), cert);
-      const [entryPort, exitPort] = [await freePort(), await freePort()];
-      writeFileSync(
-        join(dir, 'haproxy.cfg'),
-        [
-          'global',
-          '  nbthread 1',
-          '  ssl-default-bind-options ssl-min-ver TLSv1.3',
-          '  ssl-default-server-options ssl-min-ver TLSv1.3',
-          '  ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256',
-          '  ssl-default-server-ciphersuites TLS_AES_128_GCM_SHA256',
-          'defaults',
-          '  mode tcp',
-          '  timeout connect 5s',
-          '  timeout client 60s',
-          '  timeout server 60s',
-          'frontend entry',
-          `  bind 127.0.0.1:${entryPort}`,
-          '  default_backend exit',
-          'backend exit',
-          `  server exit 127.0.0.1:${exitPort} ssl verify required ca-file ${join(dir, 'ca.pem')} verifyhost amesh-bench sni str(amesh-bench)`,
-          'frontend tls',
-          `  bind 127.0.0.1:${exitPort} ssl crt ${join(dir, 'combined.pem')}`,
-          '  default_backend sink',
-          'backend sink',
-          `  server sink 127.0.0.1:${sink.port}`,
-          '',
-        ].join('\n'),
+      const chain = await startHaproxyChain({ cert, key, sinkHost: '127.0.0.1', sinkPort: sink.port }).catch(
+        async (error: unknown) => {
+          await sink.close();
+          throw error;
+        },
       );
-      const child = spawn(HAPROXY, ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
-      await waitForPort(entryPort, child).catch(async (error: unknown) => {
-        await stop(child);
-        rmSync(dir, { recursive: true, force: true });
-        await sink.close();
-        throw error;
-      });
       return {
-        round: () => measured(() => net.connect({ port: entryPort, host: '127.0.0.1', allowHalfOpen: true })),
+        round: () =>
+          measured(() => net.connect({ port: chain.entryPort, host: '127.0.0.1', allowHalfOpen: true })),
         close: async () => {
-          await stop(child);
-          rmSync(dir, { recursive: true, force: true });
+          await chain.close();
           await sink.close();
         },
       };
@@ -255,13 +224,6 @@ if (process.argv[2] === CHILD_FLAG) {
   await runProxy(process.argv[3] as ChildKind, Number(process.argv[4]), process.argv[5]!);
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 function pipeBoth(a: Duplex, b: Duplex): void {
   a.pipe(b);
   b.pipe(a);
@@ -275,26 +237,4 @@ function secureConnect(port: number, options: tls.ConnectionOptions): Promise<tl
     socket.once('secureConnect', () => resolve(socket));
     socket.once('error', reject);
   });
-}
-
-async function freePort(): Promise<number> {
-  const l = await listen(net.createServer());
-  await l.close();
-  return l.port;
-}
-
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (child.exitCode !== null) throw new Error(`haproxy exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('haproxy did not start listening');
 }
