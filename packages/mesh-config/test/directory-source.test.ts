@@ -162,6 +162,31 @@ describe('DirectorySource: a watched directory of YAML files', () => {
     expect(seen).toEqual(['Namespace//c']);
   });
 
+  it('sees every one of repeated atomic rewrites of the same file (top level and subdirectory)', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'amesh-meshcfg-'));
+    await writeFileInPlace(join(dir, 'ns.yaml'), ns('a', '{v: "0"}'));
+    await mkdir(join(dir, 'sub'));
+    await writeFileInPlace(join(dir, 'sub', 'ns.yaml'), ns('b', '{v: "0"}'));
+    const r = recorder();
+    source = new DirectorySource({ directory: dir, debounceMs: 20 });
+    await source.start(r.listener);
+    await r.next('change');
+    for (let v = 1; v <= 4; v++) {
+      for (const [file, name] of [
+        [join(dir, 'ns.yaml'), 'a'],
+        [join(dir, 'sub', 'ns.yaml'), 'b'],
+      ] as const) {
+        // A visible temp name, as many tools use: Node 20's recursive fs.watch loses the file after the first rename-over.
+        await writeFileInPlace(`${file}.tmp`, ns(name, `{v: "${v}"}`));
+        await rename(`${file}.tmp`, file);
+        const change = await r.next('change');
+        expect(change.change.upserted.map((x) => [x.metadata.name, x.metadata.labels])).toEqual([
+          [name, { v: String(v) }],
+        ]);
+      }
+    }
+  });
+
   it('debounces a burst of events into one rescan (injectable timers)', async () => {
     dir = await mkdtemp(join(tmpdir(), 'amesh-meshcfg-'));
     await writeFile(join(dir, 'a.yaml'), ns('a'));

@@ -28,7 +28,7 @@ const YAML_FILE = /\.ya?ml$/i;
 
 /**
  * A directory of multi-document YAML files as a {@link ConfigSource} (the
- * embedded default: no cluster needed). Watches with `fs.watch` (recursive),
+ * embedded default: no cluster needed). Watches every directory with `fs.watch`,
  * debounces bursts of events, then rescans: only files whose text changed
  * are re-parsed, each file's resources are replaced as a unit, and a bad
  * file reports `issues` and keeps its last good resources.
@@ -47,7 +47,8 @@ export class DirectorySource implements ConfigSource {
   private readonly timers: Timers;
   private readonly state = new DirectoryState();
   private readonly texts = new Map<string, string>();
-  private watcher: FSWatcher | undefined;
+  /** One non-recursive watcher per directory: Node 20's recursive `fs.watch` on Linux misses repeated rename-over writes. */
+  private readonly watchers = new Map<string, FSWatcher>();
   private timer: unknown;
   private listener: ConfigSourceListener | undefined;
   private scanning: Promise<void> = Promise.resolve();
@@ -81,9 +82,8 @@ export class DirectorySource implements ConfigSource {
     }
     this.listener = listener;
     if (this.shouldWatch) {
-      // Watch before the first scan so no edit between the two is lost.
-      this.watcher = fsWatch(this.directory, { recursive: true }, () => this.schedule());
-      this.watcher.on('error', (error) => this.emitError(error));
+      // Watch before the first scan so no edit between the two is lost; the scan adds subdirectories.
+      this.watchDirectories([this.directory]);
     }
     await this.rescan(true);
     listener({ type: 'synced' });
@@ -112,9 +112,35 @@ export class DirectorySource implements ConfigSource {
     this.closed = true;
     if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
     this.timer = undefined;
-    this.watcher?.close();
-    this.watcher = undefined;
+    for (const watcher of this.watchers.values()) watcher.close();
+    this.watchers.clear();
     await this.scanning;
+  }
+
+  /** Keeps exactly one watcher per directory of the tree (new subdirectories in, removed ones out). */
+  private watchDirectories(directories: readonly string[]): void {
+    if (this.closed) return;
+    const wanted = new Set(directories);
+    for (const [dir, watcher] of this.watchers) {
+      if (!wanted.has(dir)) {
+        watcher.close();
+        this.watchers.delete(dir);
+      }
+    }
+    for (const dir of wanted) {
+      if (this.watchers.has(dir)) continue;
+      try {
+        const watcher = fsWatch(dir, () => this.schedule());
+        watcher.on('error', (error) => {
+          // A watched subdirectory that disappears errors; the next scan drops it.
+          if (dir === this.directory) this.emitError(error);
+          else this.schedule();
+        });
+        this.watchers.set(dir, watcher);
+      } catch (error) {
+        if (dir === this.directory) this.emitError(error);
+      }
+    }
   }
 
   private schedule(): void {
@@ -137,7 +163,8 @@ export class DirectorySource implements ConfigSource {
 
   private async scan(initial: boolean): Promise<void> {
     if (this.closed) return;
-    const files = await listYamlFiles(this.directory);
+    const { files, directories } = await listYamlFiles(this.directory);
+    if (this.shouldWatch) this.watchDirectories(directories);
     const updates = new Map<string, string | null>();
     for (const path of files) {
       let text: string;
@@ -170,8 +197,9 @@ export class DirectorySource implements ConfigSource {
   }
 }
 
-async function listYamlFiles(dir: string): Promise<string[]> {
+async function listYamlFiles(dir: string): Promise<{ files: string[]; directories: string[] }> {
   const out: string[] = [];
+  const directories: string[] = [];
   const walk = async (d: string): Promise<void> => {
     let entries: import('node:fs').Dirent[];
     try {
@@ -179,6 +207,7 @@ async function listYamlFiles(dir: string): Promise<string[]> {
     } catch {
       return;
     }
+    directories.push(d);
     for (const e of entries) {
       if (e.name.startsWith('.')) continue; // editor swap files, ..data symlinks of ConfigMaps
       const path = join(d, e.name);
@@ -187,5 +216,5 @@ async function listYamlFiles(dir: string): Promise<string[]> {
     }
   };
   await walk(dir);
-  return out.sort();
+  return { files: out.sort(), directories };
 }
