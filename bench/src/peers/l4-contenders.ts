@@ -1,0 +1,75 @@
+import net from 'node:net';
+import { connectViaSocks5 } from '@amesh/l4-proxy/node';
+import { selfSignedCertificate } from '../loopback.js';
+import type { Contender, Sample } from '../runner.js';
+import { startHaproxyChain } from './haproxy-chain.js';
+import { MESH, startZtunnelPair } from './ztunnel-pair.js';
+
+/** Opens one client connection to the server pod through a contender's path. */
+export type Connect = () => Promise<net.Socket>;
+
+/** A server on the server pod's IP. */
+export interface PodServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The three L4 contenders on the same topology (client pod 127.0.77.10 →
+ * server pod 127.0.77.20): `direct` (the ceiling), `haproxy-chain` (HAProxy
+ * TLS-to-TLS, one process, one thread) and `amesh-ztunnels` (SOCKS5 into
+ * node1's ztunnel → HBONE → node2's ztunnel, one child process). `round`
+ * gets a way to connect and the pid whose CPU counts as proxy CPU.
+ */
+export function l4Contenders(
+  server: () => Promise<PodServer>,
+  round: (connect: Connect, proxyPid: number | undefined) => Promise<Sample>,
+): Contender[] {
+  const { key, cert } = selfSignedCertificate();
+  return [
+    {
+      name: 'direct',
+      async start() {
+        const s = await server();
+        const connect: Connect = async () =>
+          net.connect({ host: MESH.server, port: s.port, localAddress: MESH.client, allowHalfOpen: true });
+        return { round: () => round(connect, undefined), close: s.close };
+      },
+    },
+    {
+      name: 'haproxy-chain',
+      async start() {
+        const s = await server();
+        const chain = await startHaproxyChain({ cert, key, sinkHost: MESH.server, sinkPort: s.port });
+        const connect: Connect = async () =>
+          net.connect({ host: '127.0.0.1', port: chain.entryPort, allowHalfOpen: true });
+        return {
+          round: () => round(connect, chain.pid),
+          close: async () => {
+            await chain.close();
+            await s.close();
+          },
+        };
+      },
+    },
+    {
+      name: 'amesh-ztunnels',
+      async start() {
+        const s = await server();
+        const pair = await startZtunnelPair();
+        const connect: Connect = () =>
+          connectViaSocks5(
+            { host: MESH.server, port: s.port },
+            { proxyHost: MESH.socks, proxyPort: pair.socksPort, localAddress: MESH.client },
+          );
+        return {
+          round: () => round(connect, pair.pid),
+          close: async () => {
+            await pair.close();
+            await s.close();
+          },
+        };
+      },
+    },
+  ];
+}
