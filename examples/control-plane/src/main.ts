@@ -8,6 +8,8 @@ const { values, positionals } = parseArgs({
   options: {
     config: { type: 'string', default: './mesh' },
     grpc: { type: 'string', default: '127.0.0.1:15010' },
+    'grpc-tls': { type: 'string' },
+    'root-cert-out': { type: 'string' },
     'http-host': { type: 'string', default: '127.0.0.1' },
     'http-port': { type: 'string', default: '15014' },
     'trust-domain': { type: 'string', default: 'cluster.local' },
@@ -19,7 +21,7 @@ const { values, positionals } = parseArgs({
 
 const command = positionals[0] ?? 'serve';
 if (values.help || (command !== 'serve' && command !== 'analyze')) {
-  console.error(`usage: amesh-control-plane [serve] --config DIR [--grpc HOST:PORT] [--http-host IP] [--http-port 15014]
+  console.error(`usage: amesh-control-plane [serve] --config DIR [--grpc HOST:PORT] [--grpc-tls HOST:PORT --root-cert-out FILE] [--http-host IP] [--http-port 15014]
        [--node-token TOKEN=NODE ...] [--trust-domain cluster.local]
        amesh-control-plane analyze --config DIR`);
   process.exit(values.help ? 0 : 2);
@@ -44,6 +46,8 @@ for (const pair of values['node-token']) {
 const running = await startControlPlane({
   configDir: values.config,
   grpcAddress: values.grpc,
+  ...(values['grpc-tls'] ? { tlsGrpcAddress: values['grpc-tls'] } : {}),
+  ...(values['root-cert-out'] ? { rootCertOut: values['root-cert-out'] } : {}),
   httpHost: values['http-host'],
   httpPort: Number(values['http-port']),
   trustDomain: values['trust-domain'],

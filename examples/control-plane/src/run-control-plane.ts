@@ -1,7 +1,9 @@
+import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import {
   type AuthorizationPolicy,
+  type ConversionResult,
   type PeerAuthentication,
   peerAuthenticationToWire,
   toWireAuthorization,
@@ -18,11 +20,13 @@ import {
 import { DirectorySource } from '@amesh/mesh-config/node';
 import {
   bearerTokenAuthenticator,
+  buildCsr,
   CaService,
   CertificateAuthority,
+  exportPrivateKeyPem,
   parseSpiffeId,
 } from '@amesh/mtls-identity';
-import { addCaService, nodeEcdsaP256 } from '@amesh/mtls-identity/node';
+import { addCaService, grpcServerCredentials, nodeEcdsaP256 } from '@amesh/mtls-identity/node';
 import { MetricsRegistry } from '@amesh/telemetry';
 import { metricsRequestListener } from '@amesh/telemetry/node';
 import { encodeAddress, encodeAuthorization, TypeUrl } from '@amesh/xds-types';
@@ -36,6 +40,15 @@ export interface ControlPlaneConfig {
   readonly configDir: string;
   /** gRPC address for xDS and the CA (plaintext), e.g. `127.0.0.1:15010`. */
   readonly grpcAddress: string;
+  /**
+   * gRPC address for xDS and the CA over TLS, e.g. `127.0.0.1:15012`. The
+   * server certificate is issued by the mesh CA for
+   * `spiffe://<td>/ns/istio-system/sa/istiod`; clients verify it with the
+   * root bundle (see {@link ControlPlaneConfig.rootCertOut}).
+   */
+  readonly tlsGrpcAddress?: string;
+  /** Where to write the CA's root bundle (PEM) for clients of the TLS port. */
+  readonly rootCertOut?: string;
   /** HTTP address for readiness, metrics and the admin dump, e.g. `127.0.0.1:15014`. */
   readonly httpHost: string;
   readonly httpPort: number;
@@ -58,44 +71,40 @@ export interface RunningControlPlane {
   readonly ca: CertificateAuthority;
   /** The port the gRPC server bound (useful with port 0). */
   readonly grpcPort: number;
+  /** The TLS port bound, when {@link ControlPlaneConfig.tlsGrpcAddress} was given. */
+  readonly tlsGrpcPort: number | undefined;
   ready(): boolean;
   close(): Promise<void>;
 }
 
-/** Warnings of the authz conversion, in the config model's terms. */
-function warningsOf(issues: readonly { path: string; message: string }[]): ConversionWarning[] {
-  return issues.map((i) => ({ path: i.path, message: i.message }));
+/** A conversion result of `@amesh/authz-engine`, in the translator's terms (warnings with paths). */
+function translated(result: ConversionResult): ReturnType<AuthorizationConverter> {
+  const warningsOf = (issues: readonly { path: string; message: string }[]): ConversionWarning[] =>
+    issues.map((i) => ({ path: i.path, message: i.message }));
+  switch (result.status) {
+    case 'converted':
+      return { authorizations: [result.authorization as never], warnings: warningsOf(result.warnings) };
+    case 'skipped':
+      return { authorizations: [], warnings: warningsOf(result.warnings) };
+    case 'invalid':
+      // Invalid resources are rejected by validation before they get here; nothing is enforced from them.
+      return { authorizations: [], warnings: warningsOf(result.errors) };
+  }
 }
 
 /** `@amesh/authz-engine`'s conversion, plugged into the translator. */
-export const authorizationConverter: AuthorizationConverter = (policy, context) => {
-  const result = toWireAuthorization(policy as unknown as AuthorizationPolicy, {
-    rootNamespace: context.rootNamespace,
-  });
-  switch (result.status) {
-    case 'converted':
-      return { authorizations: [result.authorization as never], warnings: warningsOf(result.warnings) };
-    case 'skipped':
-      return { authorizations: [], warnings: warningsOf(result.warnings) };
-    case 'invalid':
-      return { authorizations: [], warnings: warningsOf(result.errors) };
-  }
-};
+export const authorizationConverter: AuthorizationConverter = (policy, context) =>
+  translated(
+    toWireAuthorization(policy as unknown as AuthorizationPolicy, { rootNamespace: context.rootNamespace }),
+  );
 
 /** PeerAuthentication → DENY policies, as Istio converts them for ztunnel. */
-export const peerAuthenticationConverter: PeerAuthenticationConverter = (policy, context) => {
-  const result = peerAuthenticationToWire(policy as unknown as PeerAuthentication, {
-    rootNamespace: context.rootNamespace,
-  });
-  switch (result.status) {
-    case 'converted':
-      return { authorizations: [result.authorization as never], warnings: warningsOf(result.warnings) };
-    case 'skipped':
-      return { authorizations: [], warnings: warningsOf(result.warnings) };
-    case 'invalid':
-      return { authorizations: [], warnings: warningsOf(result.errors) };
-  }
-};
+export const peerAuthenticationConverter: PeerAuthenticationConverter = (policy, context) =>
+  translated(
+    peerAuthenticationToWire(policy as unknown as PeerAuthentication, {
+      rootNamespace: context.rootNamespace,
+    }),
+  );
 
 /** Starts the control plane: watch config, translate, serve xDS and the CA, and the HTTP endpoints. */
 export async function startControlPlane(config: ControlPlaneConfig): Promise<RunningControlPlane> {
@@ -242,11 +251,25 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
   const grpcServer = new grpc.Server();
   xds.addToGrpcServer(grpcServer);
   addCaService(grpcServer, caService);
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    grpcServer.bindAsync(config.grpcAddress, grpc.ServerCredentials.createInsecure(), (error, port) =>
-      error ? reject(error) : resolve(port),
-    );
-  });
+  const bind = (address: string, credentials: grpc.ServerCredentials) =>
+    new Promise<number>((resolve, reject) => {
+      grpcServer.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)));
+    });
+  const grpcPort = await bind(config.grpcAddress, grpc.ServerCredentials.createInsecure());
+  let tlsGrpcPort: number | undefined;
+  if (config.tlsGrpcAddress) {
+    // The control plane's own serving certificate, from its own CA (Istio: istiod's serving cert).
+    const key = nodeEcdsaP256.generateKey();
+    const csr = buildCsr({
+      identity: `spiffe://${trustDomain}/ns/istio-system/sa/istiod`,
+      key,
+      ecdsa: nodeEcdsaP256,
+    });
+    const issued = ca.issue({ csr: csr.der, ttlSeconds: 30 * 24 * 3600 });
+    const serving = { privateKeyPem: exportPrivateKeyPem(key), chain: issued.chain, roots: ca.trustBundle() };
+    tlsGrpcPort = await bind(config.tlsGrpcAddress, grpcServerCredentials(serving, 'optional'));
+  }
+  if (config.rootCertOut) await writeFile(config.rootCertOut, ca.trustBundle().join(''));
 
   // --- HTTP: readiness, metrics, admin ------------------------------------------------------
   const metricsListener = metricsRequestListener(metrics);
@@ -291,6 +314,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     xds,
     ca,
     grpcPort,
+    tlsGrpcPort,
     ready: () => synced,
     async close() {
       await source.close();

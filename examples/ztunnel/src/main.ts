@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startZtunnel } from './run-ztunnel.js';
 
@@ -9,6 +10,7 @@ const { values } = parseArgs({
     xds: { type: 'string', default: '127.0.0.1:15010' },
     ca: { type: 'string' },
     token: { type: 'string' },
+    'control-plane-roots': { type: 'string' },
     'trust-domain': { type: 'string', default: 'cluster.local' },
     'cluster-id': { type: 'string', default: 'Kubernetes' },
     'admin-host': { type: 'string', default: '127.0.0.1' },
@@ -22,7 +24,7 @@ const { values } = parseArgs({
 });
 
 if (values.help || !values.node || !values.token || (values.mode !== 'local' && values.mode !== 'netns')) {
-  console.error(`usage: amesh-ztunnel --node NAME --token TOKEN [--mode local|netns] [--xds HOST:PORT] [--ca HOST:PORT]
+  console.error(`usage: amesh-ztunnel --node NAME --token TOKEN [--mode local|netns] [--xds HOST:PORT] [--ca HOST:PORT] [--control-plane-roots ROOTS.pem (TLS)]
   [--admin-host IP] [--admin-port 15000] [--metrics-port 15020] [--ready-port 15021]
   [--socks5 HOST:PORT] (local mode) [--cni-socket PATH] (netns mode) [--trust-domain cluster.local]`);
   process.exit(values.help ? 0 : 2);
@@ -35,6 +37,9 @@ const running = await startZtunnel({
   xds: values.xds,
   ...(values.ca ? { ca: values.ca } : {}),
   token: values.token,
+  ...(values['control-plane-roots']
+    ? { controlPlaneRoots: readFileSync(values['control-plane-roots'], 'utf8') }
+    : {}),
   trustDomain: values['trust-domain'],
   clusterId: values['cluster-id'],
   adminHost: values['admin-host'],

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ZtunnelAgentConnection } from '@amesh/cni-redirect/node';
 import { type LocalPod, LoopbackPodNetwork, Ztunnel } from '@amesh/l4-proxy/node';
 import { CertificateManager, parseSpiffeId } from '@amesh/mtls-identity';
-import { CaGrpcClient, nodeEcdsaP256 } from '@amesh/mtls-identity/node';
+import { CaGrpcClient, nodeEcdsaP256, spiffeServerIdentityCheck } from '@amesh/mtls-identity/node';
 import { metricsRequestListener } from '@amesh/telemetry/node';
 import { formatIp, WorkloadStore } from '@amesh/workload-state';
 import {
@@ -31,6 +31,12 @@ export interface ZtunnelConfig {
   readonly ca?: string;
   /** Bearer token this ztunnel presents to the CA. */
   readonly token: string;
+  /**
+   * Root bundle (PEM) of the mesh CA: with it, xDS and the CA are reached
+   * over TLS and the control plane must present `spiffe://<td>/ns/istio-system/sa/istiod`;
+   * without it, plaintext (local mode's default).
+   */
+  readonly controlPlaneRoots?: string;
   readonly trustDomain?: string;
   readonly clusterId?: string;
   /** Address of the admin (15000), metrics (15020) and readiness (15021) endpoints. */
@@ -63,9 +69,17 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
   const ownIdentity = parseSpiffeId(`spiffe://${trustDomain}/ns/istio-system/sa/ztunnel`);
   const store = new WorkloadStore({ defaultTrustDomain: trustDomain });
 
+  const channelCredentials = (): grpc.ChannelCredentials =>
+    config.controlPlaneRoots
+      ? grpc.credentials.createSsl(Buffer.from(config.controlPlaneRoots), null, null, {
+          checkServerIdentity: spiffeServerIdentityCheck([
+            `spiffe://${trustDomain}/ns/istio-system/sa/istiod`,
+          ]),
+        })
+      : grpc.credentials.createInsecure();
   const caClient = new CaGrpcClient({
     address: config.ca ?? config.xds,
-    credentials: grpc.credentials.createInsecure(),
+    credentials: channelCredentials(),
     token: config.token,
     clusterId,
     ownIdentity,
@@ -90,7 +104,7 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
   registry.register(authorizationResourceType);
   const xds = new XdsClient({
     target: config.xds,
-    credentials: grpc.credentials.createInsecure(),
+    credentials: channelCredentials(),
     node: {
       id: `ztunnel~${config.adminHost}~ztunnel-${config.node}.istio-system~istio-system.svc.cluster.local`,
       metadata: structFromJson({ NODE_NAME: config.node, CLUSTER_ID: clusterId }),

@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,13 +93,17 @@ async function mesh() {
   let cp: RunningControlPlane | undefined = await startControlPlane({
     configDir: dir,
     grpcAddress: `${ip(1)}:0`,
+    tlsGrpcAddress: `${ip(1)}:0`,
+    rootCertOut: join(dir, 'roots.pem'),
     httpHost: ip(1),
     httpPort: 0,
     nodeTokens: { t1: 'node1', t2: 'node2' },
     debounceMs: 10,
     log: (l) => logs.push(`cp ${l}`),
   });
-  const xds = `${ip(1)}:${cp.grpcPort}`;
+  // The ztunnels reach xDS and the CA over TLS, verifying the control plane's SPIFFE identity.
+  const xds = `${ip(1)}:${cp.tlsGrpcPort}`;
+  const controlPlaneRoots = readFileSync(join(dir, 'roots.pem'), 'utf8');
   const ztunnels: RunningZtunnel[] = [];
   const startNode = async (n: 1 | 2): Promise<RunningZtunnel> => {
     const z = await startZtunnel({
@@ -107,6 +111,7 @@ async function mesh() {
       mode: 'local',
       xds,
       token: `t${n}`,
+      controlPlaneRoots,
       adminHost: ip(n + 100),
       log: (l) => logs.push(`z${n} ${l}`),
     });
