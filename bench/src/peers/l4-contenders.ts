@@ -3,10 +3,18 @@ import { connectViaSocks5 } from '@amesh/l4-proxy/node';
 import { selfSignedCertificate } from '../loopback.js';
 import type { Contender, Sample } from '../runner.js';
 import { startHaproxyChain } from './haproxy-chain.js';
+import { rssKiB } from './processes.js';
 import { MESH, startZtunnelPair } from './ztunnel-pair.js';
 
 /** Opens one client connection to the server pod through a contender's path. */
 export type Connect = () => Promise<net.Socket>;
+
+/** The proxy process(es) of a contender, for CPU and memory readings. */
+export interface ProxyProcess {
+  readonly pid: number | undefined;
+  /** Memory in KiB: live memory after a GC for a Node process, RSS for a native one; 0 for the direct path. */
+  memoryKiB(): Promise<number>;
+}
 
 /** A server on the server pod's IP. */
 export interface PodServer {
@@ -23,7 +31,7 @@ export interface PodServer {
  */
 export function l4Contenders(
   server: () => Promise<PodServer>,
-  round: (connect: Connect, proxyPid: number | undefined) => Promise<Sample>,
+  round: (connect: Connect, proxyPid: number | undefined, proxy: ProxyProcess) => Promise<Sample>,
 ): Contender[] {
   const { key, cert } = selfSignedCertificate();
   return [
@@ -33,7 +41,8 @@ export function l4Contenders(
         const s = await server();
         const connect: Connect = async () =>
           net.connect({ host: MESH.server, port: s.port, localAddress: MESH.client, allowHalfOpen: true });
-        return { round: () => round(connect, undefined), close: s.close };
+        const none: ProxyProcess = { pid: undefined, memoryKiB: async () => 0 };
+        return { round: () => round(connect, undefined, none), close: s.close };
       },
     },
     {
@@ -44,7 +53,8 @@ export function l4Contenders(
         const connect: Connect = async () =>
           net.connect({ host: '127.0.0.1', port: chain.entryPort, allowHalfOpen: true });
         return {
-          round: () => round(connect, chain.pid),
+          round: () =>
+            round(connect, chain.pid, { pid: chain.pid, memoryKiB: async () => rssKiB(chain.pid) }),
           close: async () => {
             await chain.close();
             await s.close();
@@ -63,7 +73,7 @@ export function l4Contenders(
             { proxyHost: MESH.socks, proxyPort: pair.socksPort, localAddress: MESH.client },
           );
         return {
-          round: () => round(connect, pair.pid),
+          round: () => round(connect, pair.pid, pair),
           close: async () => {
             await pair.close();
             await s.close();

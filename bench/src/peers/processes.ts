@@ -46,4 +46,12 @@ export function cpuSeconds(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Resident set size of a process in KiB (Linux `/proc/<pid>/status`, `VmRSS`). */
+export function rssKiB(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]);
+}
+
 export { listen };

@@ -16,6 +16,12 @@ export interface ZtunnelPair {
   /** SOCKS5 port of node1's ztunnel on {@link MESH.socks}. */
   readonly socksPort: number;
   readonly pid: number | undefined;
+  /**
+   * Live memory of the process after a full garbage collection, in KiB:
+   * V8 heap used plus memory held outside the heap (buffers). RSS lags GC
+   * by seconds and hides per-tunnel costs; this does not.
+   */
+  memoryKiB(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -25,10 +31,8 @@ const FLAG = '--amesh-bench-ztunnel-pair';
 export async function startZtunnelPair(): Promise<ZtunnelPair> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), FLAG],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), FLAG],
+    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
   const socksPort = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -40,7 +44,12 @@ export async function startZtunnelPair(): Promise<ZtunnelPair> {
     });
     child.once('exit', (code) => reject(new Error(`ztunnel pair exited with ${code}`)));
   });
-  return { socksPort, pid: child.pid, close: () => stop(child) };
+  const memoryKiB = () =>
+    new Promise<number>((resolve) => {
+      child.once('message', (m) => resolve(Number((m as { liveKiB: number }).liveKiB)));
+      child.send({ type: 'memory' });
+    });
+  return { socksPort, pid: child.pid, memoryKiB, close: () => stop(child) };
 }
 
 function workload(uid: string, ip: string, node: string): Workload {
@@ -98,6 +107,12 @@ async function runPair(): Promise<void> {
   ztunnels[0]!.ztunnel.serveSocks5(socks);
   process.stdout.write(`${(socks.address() as net.AddressInfo).port}\n`);
   process.on('SIGTERM', () => process.exit(0));
+  // The benchmark asks for memory after a full GC, so V8's lazy collection does not hide or inflate tunnels.
+  process.on('message', () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const usage = process.memoryUsage();
+    process.send?.({ liveKiB: (usage.heapUsed + usage.external) / 1024 });
+  });
 }
 
 if (process.argv[2] === FLAG) await runPair();
