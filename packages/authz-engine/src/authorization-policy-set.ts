@@ -1,10 +1,9 @@
 import { compileAuthorizationPolicy, targetRefKey } from './compile-resource.js';
 import type { CompiledPolicy, PolicyRef } from './compiled-policy.js';
 import type { Decision, EvaluateOptions } from './decision.js';
-import { EvalContext } from './eval-context.js';
 import { explainWith } from './explain.js';
 import { Bucket } from './bucket.js';
-import { allowPoliciesOf, decide } from './policy-set-core.js';
+import { allowPoliciesOf, DecisionScratch, decide, type PolicySink } from './policy-set-core.js';
 import type { AuthzRequest } from './request.js';
 import type { AuthorizationPolicy } from './resource-types.js';
 
@@ -48,6 +47,7 @@ export class AuthorizationPolicySet {
   private readonly byNamespace = new Map<string, Bucket>();
   private readonly selectors = new Map<string, CompiledPolicy[]>();
   private readonly byTargetRef = new Map<string, CompiledPolicy[]>();
+  private readonly scratch = new DecisionScratch();
 
   constructor(options: AuthorizationPolicySetOptions) {
     this.mode = options.mode;
@@ -111,9 +111,19 @@ export class AuthorizationPolicySet {
    * @throws {AuthzError} `AUTHZ_ERR_INVALID_REQUEST` for an unparsable address or port
    */
   evaluate(request: AuthzRequest, options?: EvaluateOptions): Decision {
-    const ctx = new EvalContext(request);
-    if (this.mode === 'waypoint') return decide(ctx, undefined, undefined, this.attached(request), options);
-    return decide(ctx, this.global, this.own(request), this.selected(request), options);
+    const scratch = this.scratch.acquire();
+    try {
+      scratch.ctx.reset(request);
+      if (this.mode === 'waypoint') {
+        this.attachedInto(request, scratch.extras);
+        return decide(scratch, undefined, undefined, options);
+      }
+      const own = this.own(request);
+      this.selectedInto(request, scratch.extras);
+      return decide(scratch, this.global, own, options);
+    } finally {
+      scratch.release();
+    }
   }
 
   /**
@@ -130,8 +140,13 @@ export class AuthorizationPolicySet {
 
   /** Waypoint mode: the policies attached to what the request is addressed to. */
   private attached(request: AuthzRequest): CompiledPolicy[] {
-    const destination = request.destination;
     const extras: CompiledPolicy[] = [];
+    this.attachedInto(request, extras);
+    return extras;
+  }
+
+  private attachedInto(request: AuthzRequest, extras: PolicySink): void {
+    const destination = request.destination;
     for (const ref of destination.targetRefs ?? []) {
       const key =
         ref.kind === 'GatewayClass' ? `GatewayClass/${ref.name}` : targetRefKey(ref, destination.namespace);
@@ -139,7 +154,6 @@ export class AuthorizationPolicySet {
         if (!extras.includes(policy)) extras.push(policy);
       }
     }
-    return extras;
   }
 
   /** Workload mode: the destination namespace's bucket (the root namespace's is `global`). */
@@ -150,10 +164,15 @@ export class AuthorizationPolicySet {
 
   /** Workload mode: selector policies of the root and destination namespaces matching the labels. */
   private selected(request: AuthzRequest): CompiledPolicy[] {
-    const destination = request.destination;
     const extras: CompiledPolicy[] = [];
+    this.selectedInto(request, extras);
+    return extras;
+  }
+
+  private selectedInto(request: AuthzRequest, extras: PolicySink): void {
+    const destination = request.destination;
     const labels = destination.labels;
-    if (labels === undefined) return extras;
+    if (labels === undefined) return;
     const scopes = [this.selectors.get(this.rootNamespace), this.selectors.get(destination.namespace)];
     for (const list of destination.namespace === this.rootNamespace ? scopes.slice(1) : scopes) {
       for (const policy of list ?? []) {
@@ -161,7 +180,6 @@ export class AuthorizationPolicySet {
           extras.push(policy);
       }
     }
-    return extras;
   }
 
   private refKeys(policy: CompiledPolicy): string[] {

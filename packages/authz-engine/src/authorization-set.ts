@@ -1,10 +1,9 @@
 import { compileWireAuthorization } from './compile-wire.js';
 import type { CompiledPolicy, PolicyRef } from './compiled-policy.js';
 import type { Decision, EvaluateOptions } from './decision.js';
-import { EvalContext } from './eval-context.js';
 import { explainWith } from './explain.js';
 import { Bucket } from './bucket.js';
-import { allowPoliciesOf, decide } from './policy-set-core.js';
+import { allowPoliciesOf, DecisionScratch, decide, type PolicySink } from './policy-set-core.js';
 import type { AuthzRequest } from './request.js';
 import type { WireAuthorization } from './wire-types.js';
 
@@ -13,8 +12,6 @@ export interface AuthorizationSetOptions {
   /** Namespace whose GLOBAL policies apply mesh-wide. Default `istio-system`. */
   readonly rootNamespace?: string;
 }
-
-const NO_POLICIES: readonly CompiledPolicy[] = [];
 
 /**
  * The wire-form policies a ztunnel holds, compiled and indexed by scope,
@@ -41,6 +38,9 @@ export class AuthorizationSet {
   private readonly byKey = new Map<string, CompiledPolicy>();
   private readonly global = new Bucket();
   private readonly byNamespace = new Map<string, Bucket>();
+  /** The WORKLOAD_SELECTOR policies by key: the ones a destination can list. */
+  private readonly selectors = new Map<string, CompiledPolicy>();
+  private readonly scratch = new DecisionScratch();
 
   constructor(options: AuthorizationSetOptions = {}) {
     this.rootNamespace = options.rootNamespace ?? 'istio-system';
@@ -60,6 +60,7 @@ export class AuthorizationSet {
     const policy = compileWireAuthorization(authorization);
     this.remove(policy.key);
     this.byKey.set(policy.key, policy);
+    if (isSelectorScoped(policy)) this.selectors.set(policy.key, policy);
     this.bucketOf(policy, true)?.add(policy);
     return policy;
   }
@@ -69,6 +70,7 @@ export class AuthorizationSet {
     const policy = this.byKey.get(key);
     if (policy === undefined) return false;
     this.byKey.delete(key);
+    this.selectors.delete(key);
     const bucket = this.bucketOf(policy, false);
     if (bucket) {
       bucket.remove(policy);
@@ -92,9 +94,15 @@ export class AuthorizationSet {
    * @throws {AuthzError} `AUTHZ_ERR_INVALID_REQUEST` for an unparsable address or port
    */
   evaluate(request: AuthzRequest, options?: EvaluateOptions): Decision {
-    const ctx = new EvalContext(request);
-    const namespace = request.destination.namespace;
-    return decide(ctx, this.global, this.byNamespace.get(namespace), this.selected(request), options);
+    const scratch = this.scratch.acquire();
+    try {
+      scratch.ctx.reset(request);
+      const namespace = request.destination.namespace;
+      this.selectInto(request, scratch.extras);
+      return decide(scratch, this.global, this.byNamespace.get(namespace), options);
+    } finally {
+      scratch.release();
+    }
   }
 
   /**
@@ -112,20 +120,19 @@ export class AuthorizationSet {
   }
 
   private selected(request: AuthzRequest): readonly CompiledPolicy[] {
-    const names = request.destination.policies;
-    if (names === undefined || names.length === 0) return NO_POLICIES;
     const found: CompiledPolicy[] = [];
-    for (const name of names) {
-      const policy = this.byKey.get(name);
-      if (
-        policy !== undefined &&
-        policy.target.kind === 'wire' &&
-        policy.target.scope === 'WORKLOAD_SELECTOR'
-      ) {
-        found.push(policy);
-      }
-    }
+    this.selectInto(request, found);
     return found;
+  }
+
+  /** Appends the WORKLOAD_SELECTOR policies the destination lists to `out`. */
+  private selectInto(request: AuthzRequest, out: PolicySink): void {
+    const names = request.destination.policies;
+    if (names === undefined) return;
+    for (let i = 0; i < names.length; i++) {
+      const policy = this.selectors.get(names[i]!);
+      if (policy !== undefined) out.push(policy);
+    }
   }
 
   private bucketOf(policy: CompiledPolicy, create: boolean): Bucket | undefined {
@@ -139,4 +146,8 @@ export class AuthorizationSet {
     }
     return bucket;
   }
+}
+
+function isSelectorScoped(policy: CompiledPolicy): boolean {
+  return policy.target.kind === 'wire' && policy.target.scope === 'WORKLOAD_SELECTOR';
 }

@@ -32,7 +32,13 @@ export class Bucket {
   private byNamespace: Map<string, Lists> | undefined;
   /** Number of policies per category. */
   readonly counts: Int32Array = new Int32Array(CATEGORIES);
+  /** Number of ALLOW, DENY and other (AUDIT, CUSTOM, dry-run) policies, as plain fields for the hot path. */
+  allow = 0;
+  deny = 0;
+  others = 0;
   size = 0;
+  /** Number of policies in `any` (bound to no port or namespace): most often none. */
+  private anySize = 0;
 
   add(policy: CompiledPolicy): void {
     const c = policy.category;
@@ -45,8 +51,10 @@ export class Bucket {
       for (const port of policy.ports) insertSorted(listsOf(this.byPort, port)[c]!, policy);
     } else {
       insertSorted(this.any[c]!, policy);
+      this.anySize++;
     }
     this.counts[c]!++;
+    this.tally(c, 1);
     this.size++;
   }
 
@@ -59,9 +67,17 @@ export class Bucket {
       for (const port of policy.ports) removeFrom(this.byPort, port, c, policy);
     } else {
       removeSorted(this.any[c]!, policy);
+      this.anySize--;
     }
     this.counts[c]!--;
+    this.tally(c, -1);
     this.size--;
+  }
+
+  private tally(category: number, delta: number): void {
+    if (category === 0) this.allow += delta;
+    else if (category === 1) this.deny += delta;
+    else this.others += delta;
   }
 
   /** The policies of a category, by key. */
@@ -69,32 +85,60 @@ export class Bucket {
     return this.all[category]!;
   }
 
-  /** The lists a request can match, looked up once per decision. */
-  view(ctx: EvalContext): BucketView {
-    const port = this.byPort?.get(ctx.port);
+  /**
+   * Points `view` at the lists a request can match (looked up once per
+   * decision).
+   */
+  fill(view: BucketView, ctx: EvalContext): void {
+    view.counts = this.counts;
+    view.allow = this.allow;
+    view.deny = this.deny;
+    view.others = this.others;
+    // Unindexed lists are only looked at when they hold something: fewer cold reads.
+    view.any = this.anySize === 0 ? undefined : this.any;
+    view.port = this.byPort === undefined ? undefined : this.byPort.get(ctx.port);
     let ns: Lists | undefined;
     if (this.byNamespace !== undefined) {
       const key = ctx.namespaceIndexKey();
       if (key !== undefined) ns = this.byNamespace.get(key);
     }
-    return new BucketView(this.counts, this.any, port, ns);
+    view.ns = ns;
   }
 }
 
-/** The candidate lists of one bucket for one request. */
+const NO_COUNTS = new Int32Array(CATEGORIES);
+
+/**
+ * The candidate lists of one bucket for one request. Mutable and reused from
+ * one decision to the next, so a decision allocates no view.
+ */
 export class BucketView {
-  constructor(
-    /** Number of policies per category that apply (whether or not they can match). */
-    readonly counts: Int32Array,
-    private readonly any: Lists,
-    private readonly port: Lists | undefined,
-    private readonly ns: Lists | undefined,
-  ) {}
+  /** Number of policies per category that apply (whether or not they can match). */
+  counts: Int32Array = NO_COUNTS;
+  /** Number of ALLOW, DENY and other policies that apply. */
+  allow = 0;
+  deny = 0;
+  others = 0;
+  any: Lists | undefined = undefined;
+  port: Lists | undefined = undefined;
+  ns: Lists | undefined = undefined;
+
+  /** Makes the view empty (no bucket applies). */
+  clear(): void {
+    this.counts = NO_COUNTS;
+    this.allow = 0;
+    this.deny = 0;
+    this.others = 0;
+    this.any = undefined;
+    this.port = undefined;
+    this.ns = undefined;
+  }
 
   /** Updates `best` when a policy of the category with a lower key than `best` matches. */
   firstMatch(category: number, ctx: EvalContext, best: Best): void {
-    if (this.counts[category] === 0) return;
-    scan(this.any[category]!, ctx, best);
+    const count = category === 0 ? this.allow : category === 1 ? this.deny : this.counts[category];
+    if (count === 0) return;
+    if (this.any !== undefined) scan(this.any[category]!, ctx, best);
     if (this.port !== undefined) scan(this.port[category]!, ctx, best);
     if (this.ns !== undefined) scan(this.ns[category]!, ctx, best);
   }
@@ -102,19 +146,11 @@ export class BucketView {
   /** Appends every matching policy of the category (its first matching rule). */
   allMatches(category: number, ctx: EvalContext, out: RuleHit[]): void {
     if (this.counts[category] === 0) return;
-    collect(this.any[category]!, ctx, out);
+    if (this.any !== undefined) collect(this.any[category]!, ctx, out);
     if (this.port !== undefined) collect(this.port[category]!, ctx, out);
     if (this.ns !== undefined) collect(this.ns[category]!, ctx, out);
   }
 }
-
-/** A view with nothing in it. */
-export const EMPTY_VIEW: BucketView = new BucketView(
-  new Int32Array(CATEGORIES),
-  newLists(),
-  undefined,
-  undefined,
-);
 
 function scan(list: readonly CompiledPolicy[], ctx: EvalContext, best: Best): void {
   const bestKey = best.policy?.key;
@@ -134,7 +170,7 @@ function collect(list: readonly CompiledPolicy[], ctx: EvalContext, out: RuleHit
   for (let i = 0; i < list.length; i++) {
     const policy = list[i]!;
     const rule = policy.matchRule(ctx);
-    if (rule >= 0) out.push({ policy, ruleIndex: rule });
+    if (rule >= 0) out.push(policy.hit(rule));
   }
 }
 

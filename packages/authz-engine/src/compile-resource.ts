@@ -139,7 +139,16 @@ function compileSource(source: Source): CompiledMatch {
     const values = source[field];
     if (!values || values.length === 0) return;
     const patterns = values.map(toPattern);
-    const check = stringCheck(attribute, field, field.startsWith('not'), patterns, get);
+    const subject =
+      get === principal ? 'principal' : get === sourceNamespace ? 'source-namespace' : undefined;
+    const check = stringCheck(
+      attribute,
+      field,
+      field.startsWith('not'),
+      patterns,
+      get,
+      subject === undefined ? {} : { subject },
+    );
     const keyOf = NAMESPACE_KEYS[field];
     checks.push(keyOf ? withNamespaceKeys(check, patterns, keyOf) : check);
   };
@@ -147,13 +156,15 @@ function compileSource(source: Source): CompiledMatch {
     field: keyof Source,
     attribute: string,
     get: (ctx: EvalContext) => ReturnType<EvalContext['remoteIp']>,
+    address?: 'source',
   ): void => {
     const values = source[field];
     if (!values || values.length === 0) return;
-    checks.push(ipCheck(attribute, field, field.startsWith('not'), values.map(parseCidr), get, values));
+    const cidrs = values.map(parseCidr);
+    checks.push(ipCheck(attribute, field, field.startsWith('not'), cidrs, get, values, address));
   };
-  ips('ipBlocks', 'source IP', (ctx) => ctx.sourceIp);
-  ips('notIpBlocks', 'source IP', (ctx) => ctx.sourceIp);
+  ips('ipBlocks', 'source IP', (ctx) => ctx.sourceIp, 'source');
+  ips('notIpBlocks', 'source IP', (ctx) => ctx.sourceIp, 'source');
   ips('remoteIpBlocks', 'remote IP', (ctx) => ctx.remoteIp());
   ips('notRemoteIpBlocks', 'remote IP', (ctx) => ctx.remoteIp());
   strings('namespaces', 'source namespace', sourceNamespace);
@@ -214,13 +225,28 @@ function conditionCheck(
           : key.key === 'remote.ip'
             ? (ctx: EvalContext) => ctx.remoteIp()
             : (ctx: EvalContext) => ctx.destinationIp;
-      return ipCheck(key.key, field, negated, values.map(parseCidr), get, values);
+      const address =
+        key.key === 'source.ip' ? 'source' : key.key === 'destination.ip' ? 'destination' : undefined;
+      return ipCheck(key.key, field, negated, values.map(parseCidr), get, values, address);
     }
     case 'port':
       return { ...portCheck(field, negated, values.map(Number), values), attribute: key.key };
     case 'string': {
       const patterns = values.map(key.key === 'source.principal' ? principalPattern : parseIstioPattern);
-      const check = stringCheck(key.key, field, negated, patterns, conditionGetter(key));
+      const subject =
+        key.key === 'source.principal'
+          ? 'principal'
+          : key.key === 'source.namespace'
+            ? 'source-namespace'
+            : undefined;
+      const check = stringCheck(
+        key.key,
+        field,
+        negated,
+        patterns,
+        conditionGetter(key),
+        subject === undefined ? {} : { subject },
+      );
       if (key.key === 'source.principal') return withNamespaceKeys(check, patterns, principalNamespaceKey);
       if (key.key === 'source.namespace') return withNamespaceKeys(check, patterns, exactNamespaceKey);
       return check;

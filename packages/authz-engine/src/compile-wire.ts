@@ -170,6 +170,8 @@ function compileMatch(match: WireMatch): Check[] {
         negated,
         values.map(toCidr),
         source ? (ctx) => ctx.sourceIp : (ctx) => ctx.destinationIp,
+        undefined,
+        source ? 'source' : 'destination',
       ),
     );
   };
@@ -188,6 +190,7 @@ function compileMatch(match: WireMatch): Check[] {
       negated,
       patterns,
       principal ? (ctx) => ctx.principal() : (ctx) => ctx.sourceNamespace(),
+      { subject: principal ? 'principal' : 'source-namespace' },
     );
     checks.push(withNamespaceKeys(check, patterns, principal ? principalNamespaceKey : exactNamespaceKey));
   };

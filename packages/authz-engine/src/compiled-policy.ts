@@ -1,6 +1,7 @@
 import type { EvalContext } from './eval-context.js';
 import { type Cidr, cidrContains, formatIpAddress, type IpAddress } from './ip-address.js';
 import { namespaceKey } from './namespace-key.js';
+import { type CheckPlan, compileProgram, type MatchProgram, runProgram } from './match-program.js';
 import { compileStringFinder, type StringPattern } from './string-pattern.js';
 
 /** The four actions of an AuthorizationPolicy; the wire form only carries ALLOW and DENY. */
@@ -43,6 +44,8 @@ export interface Check {
    * {@link namespaceKey}s (feeds the source-namespace index).
    */
   readonly namespaceKeys?: ReadonlySet<string>;
+  /** What the check tests, when the match program can inline it (else it calls `find`). */
+  readonly plan?: CheckPlan;
 }
 
 /** A match: every check must pass; no checks = matches. */
@@ -71,8 +74,22 @@ export type PolicyTarget =
   | { readonly kind: 'selector'; readonly matchLabels: Readonly<Record<string, string>> }
   | { readonly kind: 'target-refs'; readonly refs: readonly string[] };
 
+/** A policy and one of its rules: what a decision reports (a `RuleHit`). */
+export interface PolicyRuleHit {
+  readonly policy: CompiledPolicy;
+  readonly ruleIndex: number;
+}
+
 /** A policy compiled into matchers; rules are OR-ed and no rules never match. */
 export class CompiledPolicy implements PolicyRef {
+  // The fields a decision reads come first, so they share the object's first cache line.
+  /** The rules flattened for evaluation (see {@link compileProgram}). */
+  readonly #program: MatchProgram;
+  /**
+   * One frozen hit per rule, built once so a decision allocates none. A
+   * private field: it stays out of `JSON.stringify` and deep equality.
+   */
+  readonly #hits: readonly PolicyRuleHit[];
   readonly key: string;
   readonly namespace: string;
   readonly name: string;
@@ -108,25 +125,19 @@ export class CompiledPolicy implements PolicyRef {
     this.ports = bound(init.rules, (c) => c.ports);
     this.namespaces = bound(init.rules, (c) => c.namespaceKeys);
     this.category = ACTION_INDEX[init.action] + (init.dryRun ? 4 : 0);
+    this.#program = compileProgram(init.rules);
+    this.#hits = init.rules.map((_, ruleIndex) => Object.freeze({ policy: this, ruleIndex }));
+  }
+
+  /** The (shared, frozen) hit of rule `ruleIndex`. */
+  hit(ruleIndex: number): PolicyRuleHit {
+    return this.#hits[ruleIndex]!;
   }
 
   /** Index of the first rule matching the request, or -1. */
   matchRule(ctx: EvalContext): number {
-    const rules = this.rules;
-    for (let r = 0; r < rules.length; r++) {
-      if (ruleMatches(rules[r]!, ctx)) return r;
-    }
-    return -1;
+    return runProgram(this.#program, ctx);
   }
-}
-
-/** Does every clause of the rule pass? */
-export function ruleMatches(rule: CompiledRule, ctx: EvalContext): boolean {
-  const clauses = rule.clauses;
-  for (let c = 0; c < clauses.length; c++) {
-    if (firstMatchingMatch(clauses[c]!, ctx) < 0) return false;
-  }
-  return true;
 }
 
 /** Index of the first passing match of a clause; an empty clause passes as index 0. */
@@ -160,7 +171,12 @@ export function stringCheck(
   negated: boolean,
   patterns: readonly StringPattern[],
   get: StringGetter,
-  options: { ignoreCase?: boolean; alternative?: (value: string) => string | undefined } = {},
+  options: {
+    ignoreCase?: boolean;
+    alternative?: (value: string) => string | undefined;
+    /** The getter reads this L4 attribute: lets the match program inline the check. */
+    subject?: 'principal' | 'source-namespace';
+  } = {},
 ): Check {
   const finder = compileStringFinder(patterns, options.ignoreCase ?? false);
   const alternative = options.alternative;
@@ -191,10 +207,16 @@ export function stringCheck(
       const value = get(ctx);
       return value === undefined ? undefined : typeof value === 'string' ? value : value.join(',');
     },
+    ...(options.subject !== undefined && options.ignoreCase !== true && alternative === undefined
+      ? { plan: { kind: 'string', subject: options.subject, patterns } }
+      : {}),
   };
 }
 
-/** Builds a check of an address attribute against CIDR blocks. */
+/**
+ * Builds a check of an address attribute against CIDR blocks; `address` says
+ * that `get` reads the source or destination IP, so the match program can inline it.
+ */
 export function ipCheck(
   attribute: string,
   field: string,
@@ -202,6 +224,7 @@ export function ipCheck(
   cidrs: readonly Cidr[],
   get: (ctx: EvalContext) => IpAddress | undefined,
   texts: readonly string[] = cidrs.map((c) => c.text),
+  address?: 'source' | 'destination',
 ): Check {
   return {
     attribute,
@@ -220,6 +243,7 @@ export function ipCheck(
       const ip = get(ctx);
       return ip === undefined ? undefined : formatIpAddress(ip);
     },
+    ...(address === undefined ? {} : { plan: { kind: 'ip', address, cidrs } }),
   };
 }
 
@@ -238,6 +262,7 @@ export function portCheck(
     patterns: texts ?? ports.map(String),
     find: (ctx) => (set.has(ctx.port) ? ports.indexOf(ctx.port) : -1),
     show: (ctx) => String(ctx.port),
+    plan: { kind: 'port', ports },
     ...(negated ? {} : { ports: set }),
   };
 }

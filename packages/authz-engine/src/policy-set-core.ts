@@ -7,8 +7,8 @@ import type {
   RuleHit,
   ShadowResult,
 } from './decision.js';
-import type { EvalContext } from './eval-context.js';
-import { type Best, type Bucket, type BucketView, EMPTY_VIEW } from './bucket.js';
+import { EvalContext } from './eval-context.js';
+import { type Best, type Bucket, BucketView } from './bucket.js';
 
 const ALLOW = 0;
 const DENY = 1;
@@ -29,36 +29,187 @@ export function allowPoliciesOf(
   ].sort((x, y) => (x.key < y.key ? -1 : 1));
 }
 
-const NONE: readonly CompiledPolicy[] = [];
 const NO_HITS: readonly RuleHit[] = [];
 const NO_CHECKS: readonly CustomCheck[] = [];
 const NO_OPTIONS: EvaluateOptions = {};
+const CATEGORIES = 8;
+
+/** Where a policy set puts the policies that apply individually: an array or a {@link PolicyList}. */
+export interface PolicySink {
+  push(policy: CompiledPolicy): unknown;
+  includes(policy: CompiledPolicy): boolean;
+}
+
+/**
+ * A reusable list of policies (the ones applying individually to one
+ * decision): cleared by resetting its length, which, unlike setting an
+ * array's `length`, costs no runtime call.
+ */
+export class PolicyList {
+  private readonly items: (CompiledPolicy | undefined)[] = [];
+  /** Number of policies in the list. */
+  length = 0;
+
+  /** Appends a policy. */
+  push(policy: CompiledPolicy): void {
+    this.items[this.length++] = policy;
+  }
+
+  /** The policy at `index` (below `length`). */
+  at(index: number): CompiledPolicy {
+    return this.items[index]!;
+  }
+
+  /** True when the policy is in the list. */
+  includes(policy: CompiledPolicy): boolean {
+    for (let i = 0; i < this.length; i++) if (this.items[i] === policy) return true;
+    return false;
+  }
+
+  /** Empties the list, dropping its references. */
+  clear(): void {
+    for (let i = 0; i < this.length; i++) this.items[i] = undefined;
+    this.length = 0;
+  }
+}
+
+/**
+ * Working memory of one decision, owned by a policy set and reused from one
+ * decision to the next, so the common decision allocates only its result.
+ * `busy` guards re-entry (a request object whose getters evaluate again gets
+ * a fresh scratch).
+ */
+export class DecisionScratch {
+  readonly ctx: EvalContext = new EvalContext();
+  readonly a: BucketView = new BucketView();
+  readonly b: BucketView = new BucketView();
+  /** Policies that apply, per category, over both buckets and the extras. */
+  readonly totals: Int32Array = new Int32Array(CATEGORIES);
+  readonly best: Best = { policy: undefined, rule: -1 };
+  /** The individually applying policies (selector / targetRefs) of the decision. */
+  readonly extras: PolicyList = new PolicyList();
+  busy = false;
+
+  /** Takes this scratch for one decision, or a fresh one when it is in use. */
+  acquire(): DecisionScratch {
+    const scratch = this.busy ? new DecisionScratch() : this;
+    scratch.busy = true;
+    return scratch;
+  }
+
+  /** Gives the scratch back, dropping references to the request and policies. */
+  release(): void {
+    this.ctx.clear();
+    this.best.policy = undefined;
+    this.extras.clear();
+    this.busy = false;
+  }
+}
 
 /**
  * Decides a request given the policies that apply to its destination: two
  * indexed buckets (mesh-wide and namespace) plus a few individually applying
- * policies (selector / targetRefs). Order: CUSTOM, then DENY, then ALLOW;
- * AUDIT and dry-run are evaluated beside and never change the result. Among
- * several matching policies of an action, the lowest `namespace/name` decides.
+ * policies (selector / targetRefs, in `scratch.extras`). Order: CUSTOM, then
+ * DENY, then ALLOW; AUDIT and dry-run are evaluated beside and never change
+ * the result. Among several matching policies of an action, the lowest
+ * `namespace/name` decides.
  */
 export function decide(
-  ctx: EvalContext,
+  scratch: DecisionScratch,
   first: Bucket | undefined,
   second: Bucket | undefined,
-  extras: readonly CompiledPolicy[] = NONE,
   options: EvaluateOptions = NO_OPTIONS,
 ): Decision {
-  const a = first === undefined ? EMPTY_VIEW : first.view(ctx);
-  const b = second === undefined ? EMPTY_VIEW : second.view(ctx);
+  const ctx = scratch.ctx;
+  const a = scratch.a;
+  const b = scratch.b;
+  const extras = scratch.extras;
+  if (first === undefined) a.clear();
+  else first.fill(a, ctx);
+  if (second === undefined) b.clear();
+  else second.fill(b, ctx);
+  let allowPolicies = a.allow + b.allow;
+  let denyPolicies = a.deny + b.deny;
+  let others = a.others + b.others;
+  for (let i = 0; i < extras.length; i++) {
+    const category = extras.at(i).category;
+    if (category === ALLOW) allowPolicies++;
+    else if (category === DENY) denyPolicies++;
+    else others++;
+  }
+  // AUDIT, CUSTOM or dry-run policies apply: the full procedure.
+  if (others > 0) return decideWithOthers(scratch, options);
+
   const request = ctx.request;
-  const audit =
-    a.counts[AUDIT]! + b.counts[AUDIT]! + count(extras, AUDIT) > 0
-      ? collect(ctx, a, b, extras, AUDIT)
-      : NO_HITS;
-  const dryRun = dryRunResult(ctx, a, b, extras);
+  const best = scratch.best;
+  if (denyPolicies > 0) {
+    firstMatch(ctx, a, b, extras, DENY, best);
+    if (best.policy !== undefined) {
+      const hit = best.policy.hit(best.rule);
+      return {
+        result: 'deny',
+        reason: 'deny-policy-matched',
+        hit,
+        request,
+        audit: NO_HITS,
+        dryRun: undefined,
+        customAllowed: NO_CHECKS,
+      };
+    }
+  }
+  if (allowPolicies === 0) {
+    return {
+      result: 'allow',
+      reason: 'no-allow-policy',
+      request,
+      audit: NO_HITS,
+      dryRun: undefined,
+      customAllowed: NO_CHECKS,
+    };
+  }
+  firstMatch(ctx, a, b, extras, ALLOW, best);
+  if (best.policy !== undefined) {
+    const hit = best.policy.hit(best.rule);
+    return {
+      result: 'allow',
+      reason: 'allow-policy-matched',
+      hit,
+      request,
+      audit: NO_HITS,
+      dryRun: undefined,
+      customAllowed: NO_CHECKS,
+    };
+  }
+  return {
+    result: 'deny',
+    reason: 'no-allow-policy-matched',
+    allowPolicies,
+    request,
+    audit: NO_HITS,
+    dryRun: undefined,
+    customAllowed: NO_CHECKS,
+  };
+}
+
+/** {@link decide} when AUDIT, CUSTOM or dry-run policies apply (views already filled). */
+function decideWithOthers(scratch: DecisionScratch, options: EvaluateOptions): Decision {
+  const ctx = scratch.ctx;
+  const a = scratch.a;
+  const b = scratch.b;
+  const extras = scratch.extras;
+  const totals = scratch.totals;
+  const ac = a.counts;
+  const bc = b.counts;
+  for (let c = 0; c < CATEGORIES; c++) totals[c] = ac[c]! + bc[c]!;
+  for (let i = 0; i < extras.length; i++) totals[extras.at(i).category]!++;
+
+  const request = ctx.request;
+  const audit = totals[AUDIT]! > 0 ? collect(ctx, a, b, extras, AUDIT) : NO_HITS;
+  const dryRun =
+    totals[DRY + DENY]! + totals[DRY + ALLOW]! > 0 ? dryRunResult(ctx, a, b, extras, totals) : undefined;
   let customAllowed = NO_CHECKS;
 
-  if (a.counts[CUSTOM]! + b.counts[CUSTOM]! + count(extras, CUSTOM) > 0) {
+  if (totals[CUSTOM]! > 0) {
     const hits = collect(ctx, a, b, extras, CUSTOM);
     if (hits.length > 0) {
       const checks = hits.map((hit) => ({ provider: hit.policy.provider!, hit }));
@@ -92,18 +243,20 @@ export function decide(
     }
   }
 
-  const best: Best = { policy: undefined, rule: -1 };
-  firstMatch(ctx, a, b, extras, DENY, best);
-  if (best.policy !== undefined) {
-    const hit: RuleHit = { policy: best.policy, ruleIndex: best.rule };
-    return { result: 'deny', reason: 'deny-policy-matched', hit, request, audit, dryRun, customAllowed };
+  const best = scratch.best;
+  if (totals[DENY]! > 0) {
+    firstMatch(ctx, a, b, extras, DENY, best);
+    if (best.policy !== undefined) {
+      const hit = best.policy.hit(best.rule);
+      return { result: 'deny', reason: 'deny-policy-matched', hit, request, audit, dryRun, customAllowed };
+    }
   }
-  const allowPolicies = a.counts[ALLOW]! + b.counts[ALLOW]! + count(extras, ALLOW);
+  const allowPolicies = totals[ALLOW]!;
   if (allowPolicies === 0)
     return { result: 'allow', reason: 'no-allow-policy', request, audit, dryRun, customAllowed };
   firstMatch(ctx, a, b, extras, ALLOW, best);
   if (best.policy !== undefined) {
-    const hit: RuleHit = { policy: best.policy, ruleIndex: best.rule };
+    const hit = best.policy.hit(best.rule);
     return { result: 'allow', reason: 'allow-policy-matched', hit, request, audit, dryRun, customAllowed };
   }
   return {
@@ -117,17 +270,11 @@ export function decide(
   };
 }
 
-function count(extras: readonly CompiledPolicy[], wanted: number): number {
-  let n = 0;
-  for (let i = 0; i < extras.length; i++) if (extras[i]!.category === wanted) n++;
-  return n;
-}
-
 function firstMatch(
   ctx: EvalContext,
   a: BucketView,
   b: BucketView,
-  extras: readonly CompiledPolicy[],
+  extras: PolicyList,
   wanted: number,
   best: Best,
 ): void {
@@ -136,7 +283,7 @@ function firstMatch(
   a.firstMatch(wanted, ctx, best);
   b.firstMatch(wanted, ctx, best);
   for (let i = 0; i < extras.length; i++) {
-    const policy = extras[i]!;
+    const policy = extras.at(i);
     if (policy.category !== wanted) continue;
     if (best.policy !== undefined && policy.key >= best.policy.key) continue;
     const rule = policy.matchRule(ctx);
@@ -151,16 +298,17 @@ function collect(
   ctx: EvalContext,
   a: BucketView,
   b: BucketView,
-  extras: readonly CompiledPolicy[],
+  extras: PolicyList,
   wanted: number,
 ): RuleHit[] {
   const hits: RuleHit[] = [];
   a.allMatches(wanted, ctx, hits);
   b.allMatches(wanted, ctx, hits);
-  for (const policy of extras) {
+  for (let i = 0; i < extras.length; i++) {
+    const policy = extras.at(i);
     if (policy.category !== wanted) continue;
     const rule = policy.matchRule(ctx);
-    if (rule >= 0) hits.push({ policy, ruleIndex: rule });
+    if (rule >= 0) hits.push(policy.hit(rule));
   }
   return hits.sort((x, y) => (x.policy.key < y.policy.key ? -1 : x.policy.key > y.policy.key ? 1 : 0));
 }
@@ -169,25 +317,19 @@ function dryRunResult(
   ctx: EvalContext,
   a: BucketView,
   b: BucketView,
-  extras: readonly CompiledPolicy[],
-): DryRunResult | undefined {
-  const denyCount = a.counts[DRY + DENY]! + b.counts[DRY + DENY]! + count(extras, DRY + DENY);
-  const allowCount = a.counts[DRY + ALLOW]! + b.counts[DRY + ALLOW]! + count(extras, DRY + ALLOW);
-  if (denyCount === 0 && allowCount === 0) return undefined;
+  extras: PolicyList,
+  totals: Int32Array,
+): DryRunResult {
   const best: Best = { policy: undefined, rule: -1 };
   let deny: ShadowResult | undefined;
   let allow: ShadowResult | undefined;
-  if (denyCount > 0) {
+  if (totals[DRY + DENY]! > 0) {
     firstMatch(ctx, a, b, extras, DRY + DENY, best);
-    deny = best.policy
-      ? { result: 'denied', hit: { policy: best.policy, ruleIndex: best.rule } }
-      : { result: 'allowed' };
+    deny = best.policy ? { result: 'denied', hit: best.policy.hit(best.rule) } : { result: 'allowed' };
   }
-  if (allowCount > 0) {
+  if (totals[DRY + ALLOW]! > 0) {
     firstMatch(ctx, a, b, extras, DRY + ALLOW, best);
-    allow = best.policy
-      ? { result: 'allowed', hit: { policy: best.policy, ruleIndex: best.rule } }
-      : { result: 'denied' };
+    allow = best.policy ? { result: 'allowed', hit: best.policy.hit(best.rule) } : { result: 'denied' };
   }
   return { ...(deny ? { deny } : {}), ...(allow ? { allow } : {}) };
 }

@@ -27,8 +27,7 @@ import {
   Validity,
   Version,
 } from '@peculiar/asn1-x509';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { equalBytes, toArrayBuffer, toDer } from './asn1.js';
+import { decodeAsn1, equalBytes, pinEncoding, toArrayBuffer, toDer } from './asn1.js';
 import {
   type CertificateInfo,
   ecdsaWithSha256,
@@ -148,10 +147,15 @@ export class CertificateAuthority {
   readonly #ecdsa: EcdsaP256;
   readonly #random: (length: number) => Uint8Array;
   readonly #maxCsrBytes: number;
+  /** The signer's subject, its encoding pinned (the issuer of everything this CA signs). */
   readonly #issuerName: Name;
   readonly #authorityKeyId: Uint8Array;
-  /** Leaf extensions that are the same for every leaf, encoded once. */
-  readonly #leafConstantExtensions: readonly Extension[];
+  /** The authorityKeyIdentifier extension of every leaf, its encoding pinned. */
+  readonly #leafAuthorityKeyId: Extension;
+  /** The last leaf validity, by whole seconds (all the encoding holds), its encoding pinned. */
+  #lastValidity:
+    | { readonly notBefore: number; readonly notAfter: number; readonly value: Validity }
+    | undefined;
 
   private constructor(
     trustDomain: string,
@@ -206,18 +210,15 @@ export class CertificateAuthority {
     this.#chainPem = chain.map((c) => c.pem);
     this.#roots = [root.pem];
     for (const extra of options.additionalRoots ?? []) this.addTrustedRoot(extra);
-    this.#issuerName = AsnConvert.parse(signer.subjectDer, Name);
+    this.#issuerName = pinEncoding(decodeAsn1(signer.subjectDer, Name));
     this.#authorityKeyId = signer.subjectKeyId ?? keyIdentifier(signer.publicKey);
-    this.#leafConstantExtensions = [
-      extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
-      extension(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature)),
-      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_serverAuth, id_kp_clientAuth])),
+    this.#leafAuthorityKeyId = pinEncoding(
       extension(
         id_ce_authorityKeyIdentifier,
         false,
         new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(this.#authorityKeyId) }),
       ),
-    ];
+    );
   }
 
   /**
@@ -346,17 +347,21 @@ export class CertificateAuthority {
     const notBefore = new Date(Math.max(now - this.#backdate * 1000, signer.notBefore.getTime()));
     const notAfter = new Date(Math.min(now + ttl * 1000, signer.notAfter.getTime()));
     const serial = serialNumber(this.#random);
+    // Everything but serial, validity, key, SAN and SKI is the same for every
+    // leaf of this CA and goes in with its encoding pinned (see pinEncoding).
     const der = signTbs(
       new TBSCertificate({
         version: Version.v3,
         serialNumber: serial,
-        signature: ecdsaWithSha256(),
+        signature: SIGNATURE_ALGORITHM,
         issuer: this.#issuerName,
-        validity: new Validity({ notBefore, notAfter }),
-        subject: new Name(),
+        validity: this.#leafValidity(notBefore, notAfter),
+        subject: EMPTY_NAME,
         subjectPublicKeyInfo: toSpki(csr.publicKey),
         extensions: new Extensions([
-          ...this.#leafConstantExtensions.slice(0, 3),
+          LEAF_BASIC_CONSTRAINTS,
+          LEAF_KEY_USAGE,
+          LEAF_EXTENDED_KEY_USAGE,
           extension(
             id_ce_subjectAltName,
             true,
@@ -367,7 +372,7 @@ export class CertificateAuthority {
             false,
             new SubjectKeyIdentifier(keyIdentifier(csr.publicKey)),
           ),
-          this.#leafConstantExtensions[3]!,
+          this.#leafAuthorityKeyId,
         ]),
       }),
       this.#key,
@@ -380,6 +385,25 @@ export class CertificateAuthority {
       notBefore: new Date(Math.floor(notBefore.getTime() / 1000) * 1000),
       notAfter: new Date(Math.floor(notAfter.getTime() / 1000) * 1000),
     };
+  }
+
+  /**
+   * The leaf Validity for these times. Its encoding holds whole seconds only
+   * (`Time` drops the milliseconds), so every leaf issued within the same
+   * second with the same lifetime shares one, encoded once.
+   */
+  #leafValidity(notBefore: Date, notAfter: Date): Validity {
+    const key = {
+      notBefore: Math.floor(notBefore.getTime() / 1000),
+      notAfter: Math.floor(notAfter.getTime() / 1000),
+    };
+    const last = this.#lastValidity;
+    if (last !== undefined && last.notBefore === key.notBefore && last.notAfter === key.notAfter) {
+      return last.value;
+    }
+    const value = pinEncoding(new Validity({ notBefore, notAfter }));
+    this.#lastValidity = { ...key, value };
+    return value;
   }
 
   /**
@@ -426,6 +450,21 @@ export class CertificateAuthority {
     return [encodePem('CERTIFICATE', der), ...this.#chainPem];
   }
 }
+
+/** The signature algorithm field of every TBS (RFC 5758 §3.2), encoding pinned. */
+const SIGNATURE_ALGORITHM = pinEncoding(ecdsaWithSha256());
+/** The empty subject of every leaf (the identity is in the URI SAN), encoding pinned. */
+const EMPTY_NAME = pinEncoding(new Name());
+/** The leaf extensions that never change (SPIFFE X.509-SVID §4), encodings pinned. */
+const LEAF_BASIC_CONSTRAINTS = pinEncoding(
+  extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
+);
+const LEAF_KEY_USAGE = pinEncoding(
+  extension(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature)),
+);
+const LEAF_EXTENDED_KEY_USAGE = pinEncoding(
+  extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_serverAuth, id_kp_clientAuth])),
+);
 
 function configFail(message: string, rule: string): never {
   throw new IdentityError('IDENTITY_ERR_CA_CONFIG', `CA configuration: ${message}`, { rule });

@@ -17,7 +17,7 @@ import {
   SubjectAlternativeName,
   SubjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
-import { equalBytes, parseDer, toDer, toHex } from './asn1.js';
+import { decodeAsn1, equalBytes, parseDer, toDer, toHex } from './asn1.js';
 import { DEFAULT_MAX_INPUT_BYTES, IdentityError } from './errors.js';
 import { type EcdsaP256, fromSpki, nobleEcdsaP256 } from './keys.js';
 import { decodePem, decodePemBlocks, encodePem } from './pem.js';
@@ -74,7 +74,7 @@ export function findExtension(
 /** Decodes an extension's value, mapping failures to a typed error. @internal */
 export function extensionValue<T>(extension: Extension, type: new () => T): T {
   try {
-    return AsnConvert.parse(extension.extnValue.buffer, type);
+    return decodeAsn1(extension.extnValue.buffer, type);
   } catch (cause) {
     throw new IdentityError('IDENTITY_ERR_DER_INVALID', `extension ${extension.extnID} is malformed`, {
       cause,

@@ -1,5 +1,5 @@
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { OctetString } from '@peculiar/asn1-schema';
 import {
   Attribute,
   Extension,
@@ -9,8 +9,9 @@ import {
   Name,
   SubjectAlternativeName,
 } from '@peculiar/asn1-x509';
-import { parseDer, toArrayBuffer, toDer } from './asn1.js';
+import { mapAsn1, parseDer, toArrayBuffer, toDer } from './asn1.js';
 import { checkSignatureAlgorithm, ecdsaWithSha256, extensionValue, findExtension } from './certificate.js';
+import { DecodedCsr } from './csr-schema.js';
 import { DEFAULT_MAX_INPUT_BYTES, IdentityError } from './errors.js';
 import { type EcdsaP256, fromSpki, nobleEcdsaP256, type P256Key, toSpki } from './keys.js';
 import { decodePem, encodePem } from './pem.js';
@@ -106,7 +107,8 @@ export function parseCsr(input: string | Uint8Array, maxBytes: number = DEFAULT_
       rule: 'max-size',
     });
   }
-  const request = parseDer(der, CertificationRequest, 'CSR');
+  // One decode: the extensionRequest below is mapped from the blocks this produced.
+  const request = parseDer(der, DecodedCsr, 'CSR');
   const info = request.certificationRequestInfo;
   if (info.version !== 0) csrFail(`version must be 1 (encoded 0), got ${info.version}`, 'version');
   checkSignatureAlgorithm(request.signatureAlgorithm, 'CSR');
@@ -117,7 +119,7 @@ export function parseCsr(input: string | Uint8Array, maxBytes: number = DEFAULT_
   }
   let extensions: Extensions;
   try {
-    extensions = AsnConvert.parse(requests[0]!.values[0]!, Extensions);
+    extensions = mapAsn1(requests[0]!.values[0]!, Extensions);
   } catch (cause) {
     throw new IdentityError('IDENTITY_ERR_DER_INVALID', 'CSR extensionRequest is malformed', { cause });
   }

@@ -2,9 +2,9 @@ import { p256 } from '@noble/curves/nist.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { ECParameters, ECPrivateKey, id_ecPublicKey, id_secp256r1 } from '@peculiar/asn1-ecc';
 import { PrivateKeyInfo } from '@peculiar/asn1-pkcs8';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
-import { equalBytes, parseDer, toArrayBuffer, toDer } from './asn1.js';
+import { decodeAsn1, equalBytes, parseDer, pinEncoding, toArrayBuffer, toDer } from './asn1.js';
 import { DEFAULT_MAX_INPUT_BYTES, IdentityError } from './errors.js';
 import { decodePem, encodePem } from './pem.js';
 
@@ -87,7 +87,8 @@ export function keyFromSecret(secretKey: Uint8Array): P256Key {
   };
 }
 
-const P256_PARAMETERS = toArrayBuffer(toDer(new ECParameters({ namedCurve: id_secp256r1 })));
+const P256_PARAMETERS_DER = toDer(new ECParameters({ namedCurve: id_secp256r1 }));
+const P256_PARAMETERS = toArrayBuffer(P256_PARAMETERS_DER);
 
 function checkP256Algorithm(algorithm: AlgorithmIdentifier, what: string): void {
   if (algorithm.algorithm !== id_ecPublicKey) {
@@ -97,11 +98,13 @@ function checkP256Algorithm(algorithm: AlgorithmIdentifier, what: string): void 
       { rule: 'key-algorithm' },
     );
   }
+  const parameters = algorithm.parameters;
+  // The one encoding a P-256 key carries in practice (DER of namedCurve
+  // secp256r1) needs no decoding; anything else is decoded and checked.
+  if (parameters && equalBytes(new Uint8Array(parameters), P256_PARAMETERS_DER)) return;
   let curve: string | undefined;
   try {
-    curve = algorithm.parameters
-      ? AsnConvert.parse(algorithm.parameters, ECParameters).namedCurve
-      : undefined;
+    curve = parameters ? decodeAsn1(parameters, ECParameters).namedCurve : undefined;
   } catch (cause) {
     throw new IdentityError('IDENTITY_ERR_DER_INVALID', `${what} has malformed EC parameters`, { cause });
   }
@@ -128,10 +131,15 @@ export function checkPublicPoint(point: Uint8Array, what: string): Uint8Array {
   return point;
 }
 
+/** id-ecPublicKey on namedCurve P-256 (RFC 5480 §2.1.1), encoding pinned: the same in every key. */
+const P256_KEY_ALGORITHM = pinEncoding(
+  new AlgorithmIdentifier({ algorithm: id_ecPublicKey, parameters: P256_PARAMETERS }),
+);
+
 /** Encodes a public point as a `SubjectPublicKeyInfo` structure. @internal */
 export function toSpki(publicKey: Uint8Array): SubjectPublicKeyInfo {
   return new SubjectPublicKeyInfo({
-    algorithm: new AlgorithmIdentifier({ algorithm: id_ecPublicKey, parameters: P256_PARAMETERS }),
+    algorithm: P256_KEY_ALGORITHM,
     subjectPublicKey: toArrayBuffer(publicKey),
   });
 }
@@ -244,7 +252,7 @@ export function importPrivateKey(
   checkP256Algorithm(info.privateKeyAlgorithm, 'private key');
   let ec: ECPrivateKey;
   try {
-    ec = AsnConvert.parse(info.privateKey.buffer, ECPrivateKey);
+    ec = decodeAsn1(info.privateKey.buffer, ECPrivateKey);
   } catch (cause) {
     throw new IdentityError('IDENTITY_ERR_DER_INVALID', 'PKCS#8 private key holds no valid ECPrivateKey', {
       cause,

@@ -63,8 +63,15 @@ export interface AdsStateOptions {
 
 interface CachedResource {
   status: ResourceStatus;
-  /** Raw bytes of the accepted value, to tell a real change from a resend. */
-  bytes: Uint8Array | undefined;
+  /**
+   * Where the raw bytes of the accepted value are (a range of the response
+   * they came in), to tell a real change from a resend. A range, not a
+   * Uint8Array view: one view per resource is ~90 bytes of heap for the
+   * garbage collector to copy, times every resource of a full sync.
+   */
+  rawBuffer: ArrayBufferLike | undefined;
+  rawOffset: number;
+  rawLength: number;
 }
 
 interface TypeState {
@@ -78,6 +85,8 @@ interface TypeState {
   /** Whether this type's first request went out on the current stream. */
   requested: boolean;
 }
+
+const NO_RAW = { rawBuffer: undefined, rawOffset: 0, rawLength: 0 } as const;
 
 /** Google RPC code INVALID_ARGUMENT, used in NACK error details. */
 const INVALID_ARGUMENT = 3;
@@ -121,7 +130,7 @@ export class AdsState {
       if (state.names.has(name)) return [];
       state.names.add(name);
       if (!state.resources.has(name))
-        state.resources.set(name, { status: { state: 'requested' }, bytes: undefined });
+        state.resources.set(name, { status: { state: 'requested' }, ...NO_RAW });
     }
     if (!this.#streaming) return [];
     if (!state.requested || this.mode === 'sotw') return [this.#initialOrFullRequest(typeUrl, state)];
@@ -359,8 +368,9 @@ export class AdsState {
     const cached = state.resources.get(name);
     const unchanged =
       cached?.status.state === 'acked' &&
-      cached.bytes !== undefined &&
-      Buffer.from(cached.bytes).equals(bytes);
+      cached.rawBuffer !== undefined &&
+      cached.rawLength === bytes.byteLength &&
+      Buffer.from(cached.rawBuffer, cached.rawOffset, cached.rawLength).equals(bytes);
     if (unchanged) {
       cached.status = {
         state: 'acked',
@@ -369,7 +379,12 @@ export class AdsState {
       };
       return;
     }
-    state.resources.set(name, { status: { state: 'acked', value, version }, bytes });
+    state.resources.set(name, {
+      status: { state: 'acked', value, version },
+      rawBuffer: bytes.buffer,
+      rawOffset: bytes.byteOffset,
+      rawLength: bytes.byteLength,
+    });
     events.push({ kind: 'changed', typeUrl, name, value });
   }
 
@@ -384,7 +399,9 @@ export class AdsState {
           : { value: undefined, version: undefined };
     state.resources.set(name, {
       status: { state: 'nacked', error: error.message, ...lastGood },
-      bytes: cached?.bytes,
+      rawBuffer: cached?.rawBuffer,
+      rawOffset: cached?.rawOffset ?? 0,
+      rawLength: cached?.rawLength ?? 0,
     });
   }
 
@@ -393,7 +410,7 @@ export class AdsState {
     const had = cached !== undefined && (cached.status.state === 'acked' || cached.status.state === 'nacked');
     if (state.names.has(name)) {
       if (cached?.status.state === 'does-not-exist') return;
-      state.resources.set(name, { status: { state: 'does-not-exist' }, bytes: undefined });
+      state.resources.set(name, { status: { state: 'does-not-exist' }, ...NO_RAW });
       events.push({ kind: 'removed', typeUrl, name });
     } else if (cached !== undefined) {
       state.resources.delete(name);

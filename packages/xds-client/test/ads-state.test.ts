@@ -273,3 +273,32 @@ describe('SotW: versions, full-state removal, NACK', () => {
     expect(state.get(TypeUrl.cluster, 'c1')).toEqual({ state: 'does-not-exist' });
   });
 });
+
+describe('Delta: telling a real change from a resend', () => {
+  it('raises no change for the same bytes at another offset, and one for different bytes of the same length', () => {
+    const state = new AdsState({ mode: 'delta', node, registry: registry() });
+    state.subscribe(TypeUrl.address, WILDCARD);
+    state.streamStarted();
+    const a = encodeAddress({ type: 'workload', workload: { uid: 'w1', name: 'a' } });
+    const b = encodeAddress({ type: 'workload', workload: { uid: 'w1', name: 'b' } });
+    expect(a.length).toBe(b.length);
+    // Each copy sits at a different offset of a larger buffer, as in a real response.
+    const inside = (bytes: Uint8Array, at: number): Uint8Array => {
+      const frame = new Uint8Array(bytes.length + at + 3);
+      frame.set(bytes, at);
+      return frame.subarray(at, at + bytes.length);
+    };
+    const first = state.handleDeltaResponse(delta([['w1', '1', inside(a, 7)]], [], 'n1'));
+    expect(first.events.map((e) => e.kind)).toEqual(['changed']);
+    const resend = state.handleDeltaResponse(delta([['w1', '2', inside(a, 2)]], [], 'n2'));
+    expect(resend.events).toEqual([]);
+    expect(state.get(TypeUrl.address, 'w1')).toMatchObject({ state: 'acked', version: '2' });
+    const changed = state.handleDeltaResponse(delta([['w1', '3', inside(b, 5)]], [], 'n3'));
+    expect(changed.events.map((e) => e.kind)).toEqual(['changed']);
+    expect(state.get(TypeUrl.address, 'w1')).toMatchObject({
+      state: 'acked',
+      version: '3',
+      value: { workload: { name: 'b' } },
+    });
+  });
+});

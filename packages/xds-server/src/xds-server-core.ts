@@ -422,9 +422,15 @@ export class XdsServerCore {
       });
     }
     if (first || everything) {
+      const stored = this.#store.all(typeUrl).keys();
+      if (sub.wildcard && sub.known.size === 0 && sub.names.size === 0) {
+        // A fresh wildcard subscriber (every ztunnel): every stored name, without copying them into a Set.
+        this.#sendDelta(stream, typeUrl, sub, stored, first);
+        return;
+      }
       const all = new Set<string>(sub.known.keys());
       for (const name of sub.names) all.add(name);
-      if (sub.wildcard) for (const name of this.#store.all(typeUrl).keys()) all.add(name);
+      if (sub.wildcard) for (const name of stored) all.add(name);
       this.#sendDelta(stream, typeUrl, sub, all, first);
     } else if (interesting.size > 0) {
       this.#sendDelta(stream, typeUrl, sub, interesting, false);
@@ -435,7 +441,7 @@ export class XdsServerCore {
     stream: StreamState,
     typeUrl: string,
     sub: TypeSubscription,
-    names: ReadonlySet<string>,
+    names: Iterable<string>,
     always: boolean,
   ): void {
     const resources: Uint8Array[] = [];

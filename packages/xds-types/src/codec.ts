@@ -5,7 +5,9 @@ import type {
   DiscoveryRequest,
   DiscoveryResponse,
 } from './discovery-types.js';
+import { readDeltaDiscoveryResponse, readDiscoveryResponse } from './discovery-decode.js';
 import { XdsCodecError } from './errors.js';
+import { readAddress, readAuthorization } from './istio-decode.js';
 import type { Address, Authorization, DeepPartial } from './istio-types.js';
 import { messageType } from './root.js';
 import { messageNameOf } from './type-urls.js';
@@ -42,9 +44,31 @@ export function encodeMessage(fullName: string, value: object): Uint8Array {
  * @throws {XdsCodecError} `XDS_ERR_UNKNOWN_TYPE` for an unknown message, `XDS_ERR_DECODE` for bytes that are not that message
  */
 export function decodeMessage<T = Record<string, unknown>>(fullName: string, bytes: Uint8Array): T {
+  const fast = FAST_DECODERS.get(fullName);
+  if (fast !== undefined) return fastDecode(fullName, fast, bytes) as T;
   const type = lookup(fullName);
   try {
     return type.toObject(type.decode(strictReader(bytes)), DECODE_OPTIONS) as T;
+  } catch (cause) {
+    throw new XdsCodecError('XDS_ERR_DECODE', `cannot decode ${fullName}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}
+
+/**
+ * Messages decoded by hand straight into the documented shape (the
+ * per-resource hot path); the result is the same as protobufjs `decode` +
+ * `toObject` with {@link DECODE_OPTIONS}.
+ */
+const FAST_DECODERS = new Map<string, (bytes: Uint8Array) => unknown>([
+  ['istio.workload.Address', readAddress],
+  ['istio.security.Authorization', readAuthorization],
+]);
+
+function fastDecode<T>(fullName: string, decode: (bytes: Uint8Array) => T, bytes: Uint8Array): T {
+  try {
+    return decode(bytes);
   } catch (cause) {
     throw new XdsCodecError('XDS_ERR_DECODE', `cannot decode ${fullName}: ${(cause as Error).message}`, {
       cause,
@@ -85,22 +109,6 @@ function strictReader(bytes: Uint8Array): protobuf.Reader {
   return new StrictBufferReader(buffer);
 }
 
-/**
- * Decodes a discovery message as a protobufjs message instance, skipping the
- * `toObject` copy: the hot path of every response. Instances carry the same
- * camelCase fields, defaults on the prototype and `null` for unset messages.
- */
-function decodeInstance<T>(fullName: string, bytes: Uint8Array): T {
-  const type = lookup(fullName);
-  try {
-    return type.decode(strictReader(bytes)) as unknown as T;
-  } catch (cause) {
-    throw new XdsCodecError('XDS_ERR_DECODE', `cannot decode ${fullName}: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
-}
-
 const types = new Map<string, protobuf.Type>();
 
 function lookup(fullName: string): protobuf.Type {
@@ -132,7 +140,7 @@ export function encodeAddress(address: DeepPartial<Address>): Uint8Array {
  * @throws {XdsCodecError} `XDS_ERR_DECODE` for bytes that are not an Address
  */
 export function decodeAddress(bytes: Uint8Array): Address {
-  return decodeMessage<Address>('istio.workload.Address', bytes);
+  return fastDecode('istio.workload.Address', readAddress, bytes);
 }
 
 /**
@@ -148,7 +156,7 @@ export function encodeAuthorization(policy: DeepPartial<Authorization>): Uint8Ar
  * @throws {XdsCodecError} `XDS_ERR_DECODE` for bytes that are not an Authorization
  */
 export function decodeAuthorization(bytes: Uint8Array): Authorization {
-  return decodeMessage<Authorization>('istio.security.Authorization', bytes);
+  return fastDecode('istio.security.Authorization', readAuthorization, bytes);
 }
 
 /** Encodes a SotW request. @throws {XdsCodecError} */
@@ -163,9 +171,9 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): DiscoveryRequest {
 export function encodeDiscoveryResponse(message: DeepPartial<DiscoveryResponse>): Uint8Array {
   return encodeMessage('envoy.service.discovery.v3.DiscoveryResponse', message);
 }
-/** Decodes a SotW response (a protobufjs instance with the same fields, no `toObject` copy). @throws {XdsCodecError} */
+/** Decodes a SotW response (plain objects, resource bodies as views into `bytes`, no copy). @throws {XdsCodecError} */
 export function decodeDiscoveryResponse(bytes: Uint8Array): DiscoveryResponse {
-  return decodeInstance<DiscoveryResponse>('envoy.service.discovery.v3.DiscoveryResponse', bytes);
+  return fastDecode('envoy.service.discovery.v3.DiscoveryResponse', readDiscoveryResponse, bytes);
 }
 /** Encodes a Delta request. @throws {XdsCodecError} */
 export function encodeDeltaDiscoveryRequest(message: DeepPartial<DeltaDiscoveryRequest>): Uint8Array {
@@ -179,9 +187,9 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): DeltaDiscoveryRe
 export function encodeDeltaDiscoveryResponse(message: DeepPartial<DeltaDiscoveryResponse>): Uint8Array {
   return encodeMessage('envoy.service.discovery.v3.DeltaDiscoveryResponse', message);
 }
-/** Decodes a Delta response (a protobufjs instance with the same fields, no `toObject` copy). @throws {XdsCodecError} */
+/** Decodes a Delta response (plain objects, resource bodies as views into `bytes`, no copy). @throws {XdsCodecError} */
 export function decodeDeltaDiscoveryResponse(bytes: Uint8Array): DeltaDiscoveryResponse {
-  return decodeInstance<DeltaDiscoveryResponse>('envoy.service.discovery.v3.DeltaDiscoveryResponse', bytes);
+  return fastDecode('envoy.service.discovery.v3.DeltaDiscoveryResponse', readDeltaDiscoveryResponse, bytes);
 }
 
 /**

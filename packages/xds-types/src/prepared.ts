@@ -1,4 +1,3 @@
-import protobuf from 'protobufjs';
 import { encodeMessage } from './codec.js';
 
 /**
@@ -29,23 +28,82 @@ const tag = (field: number): number => (field << 3) | LEN;
 
 /** Encodes a {@link PreparedDiscoveryResponse} as a `DiscoveryResponse`. */
 export function encodePreparedDiscoveryResponse(response: PreparedDiscoveryResponse): Uint8Array {
-  const writer = protobuf.Writer.create();
-  if (response.versionInfo) writer.uint32(tag(1)).string(response.versionInfo);
-  for (const any of response.resources) writer.uint32(tag(2)).bytes(any);
-  writer.uint32(tag(4)).string(response.typeUrl);
-  writer.uint32(tag(5)).string(response.nonce);
-  return writer.finish();
+  const out = new FieldWriter();
+  if (response.versionInfo) out.string(1, response.versionInfo);
+  out.bytesFields(2, response.resources);
+  out.string(4, response.typeUrl);
+  out.string(5, response.nonce);
+  return out.finish();
 }
 
 /** Encodes a {@link PreparedDeltaDiscoveryResponse} as a `DeltaDiscoveryResponse`. */
 export function encodePreparedDeltaDiscoveryResponse(response: PreparedDeltaDiscoveryResponse): Uint8Array {
-  const writer = protobuf.Writer.create();
-  if (response.systemVersionInfo) writer.uint32(tag(1)).string(response.systemVersionInfo);
-  for (const resource of response.resources) writer.uint32(tag(2)).bytes(resource);
-  writer.uint32(tag(4)).string(response.typeUrl);
-  writer.uint32(tag(5)).string(response.nonce);
-  for (const name of response.removedResources) writer.uint32(tag(6)).string(name);
-  return writer.finish();
+  const out = new FieldWriter();
+  if (response.systemVersionInfo) out.string(1, response.systemVersionInfo);
+  out.bytesFields(2, response.resources);
+  out.string(4, response.typeUrl);
+  out.string(5, response.nonce);
+  for (const name of response.removedResources) out.string(6, name);
+  return out.finish();
+}
+
+/**
+ * Length-delimited fields written straight into one exactly sized Buffer:
+ * a full response is thousands of pre-encoded resources, and copying each
+ * once beats protobufjs' per-field operation list.
+ */
+class FieldWriter {
+  readonly #parts: Array<Uint8Array | string> = [];
+  readonly #fields: number[] = [];
+  #size = 0;
+
+  string(field: number, value: string): void {
+    this.#push(field, value, Buffer.byteLength(value, 'utf8'));
+  }
+
+  bytesFields(field: number, values: readonly Uint8Array[]): void {
+    for (const value of values) this.#push(field, value, value.length);
+  }
+
+  finish(): Buffer {
+    const out = Buffer.allocUnsafe(this.#size);
+    let pos = 0;
+    const parts = this.#parts;
+    const fields = this.#fields;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      const length = typeof part === 'string' ? Buffer.byteLength(part, 'utf8') : part.length;
+      pos = writeVarint(out, pos, tag(fields[i]!));
+      pos = writeVarint(out, pos, length);
+      if (typeof part === 'string') pos += out.write(part, pos, 'utf8');
+      else {
+        out.set(part, pos);
+        pos += length;
+      }
+    }
+    return out;
+  }
+
+  #push(field: number, part: Uint8Array | string, length: number): void {
+    this.#parts.push(part);
+    this.#fields.push(field);
+    this.#size += varintSize(tag(field)) + varintSize(length) + length;
+  }
+}
+
+function varintSize(value: number): number {
+  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5;
+}
+
+function writeVarint(out: Buffer, at: number, value: number): number {
+  let pos = at;
+  let rest = value >>> 0;
+  while (rest >= 0x80) {
+    out[pos++] = (rest & 0x7f) | 0x80;
+    rest >>>= 7;
+  }
+  out[pos++] = rest;
+  return pos;
 }
 
 /** Encodes one `envoy.service.discovery.v3.Resource` (name, version, Any) for a prepared Delta response. */

@@ -8,7 +8,7 @@ import {
   connectResponseStatus,
 } from '../hbone/connect-request.js';
 import type { HeaderField } from '../hpack/hpack-decoder.js';
-import { HboneTunnel, type KeepAliveOptions, Session } from './session.js';
+import { HboneTunnel, ignoreError, type KeepAliveOptions, Session } from './session.js';
 
 /** Options of {@link HboneClientConnection}. */
 export interface HboneClientOptions {
@@ -148,7 +148,7 @@ export class HboneClientConnection {
         onReset(errorCode, remote, retryable);
       };
       this.#session.attach(streamId, handlers);
-      tunnel.on('error', () => {});
+      tunnel.on('error', ignoreError);
       this.#session.schedule();
     });
   }

@@ -89,7 +89,8 @@ export class HbonePool {
       this.#busy(connection);
       try {
         const tunnel = await connection.open(request);
-        tunnel.once('close', () => this.#maybeIdle(connection));
+        // 'close' fires once: `on` spares the `once` wrapper, which a tunnel would hold for its whole life.
+        tunnel.on('close', () => this.#maybeIdle(connection));
         return tunnel;
       } catch (error) {
         this.#maybeIdle(connection);

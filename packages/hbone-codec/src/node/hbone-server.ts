@@ -4,7 +4,7 @@ import type { Http2Settings } from '../connection/settings.js';
 import { HboneError, Http2ErrorCode } from '../errors.js';
 import { buildConnectResponse, type ConnectRequest, parseConnectRequest } from '../hbone/connect-request.js';
 import type { HeaderField } from '../hpack/hpack-decoder.js';
-import { HboneTunnel, type KeepAliveOptions, Session } from './session.js';
+import { HboneTunnel, ignoreError, type KeepAliveOptions, Session } from './session.js';
 
 /** What the caller knows about an accepted transport (from TLS and the socket). */
 export interface HboneConnectionMetadata {
@@ -172,7 +172,7 @@ export class HboneServer {
         tunnel.destroy();
       },
     };
-    tunnel.on('error', () => {});
+    tunnel.on('error', ignoreError);
     Promise.resolve()
       .then(() => this.#options.handler(incoming))
       .catch(() => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 import type net from 'node:net';
 import { AuthorizationSet, type AuthzRequest, type Decision, explain } from '@amesh/authz-engine';
 import { buildForwarded, buildTraceParent, forwardedNode } from '@amesh/hbone-codec';
@@ -14,7 +14,7 @@ import {
 import { parseIp, formatIp, type StateChange, type WorkloadStore } from '@amesh/workload-state';
 import type { Workload } from '@amesh/xds-types';
 import { Socks5Reply } from '../socks5.js';
-import { peerLabels, type ConnectionPeers } from './peer-labels.js';
+import { type ConnectionPeers, PeerLabelCache } from './peer-labels.js';
 import type { ListenerPurpose, LocalPod, PodNetwork } from './pod-network.js';
 import { type Relay, relay } from './relay.js';
 import { acceptSocks5 } from './socks5-server.js';
@@ -79,6 +79,25 @@ interface Tracked extends TrackedConnection {
   readonly authz: InboundAuthz | undefined;
 }
 
+/** `bytes()` of every {@link Tracked}: one shared function, not a closure per connection. */
+function trackedBytes(this: Tracked): { received: number; sent: number } {
+  return this.relay.bytes();
+}
+
+/** Random bytes for `traceparent` ids, drawn from a buffer refilled by the CSPRNG (one call per 4 KiB, not per id). */
+const RANDOM_POOL_BYTES = 4096;
+let randomPool = Buffer.alloc(0);
+let randomOffset = 0;
+function pooledRandom(n: number): Buffer {
+  if (randomOffset + n > randomPool.length) {
+    randomPool = randomFillSync(Buffer.allocUnsafe(Math.max(RANDOM_POOL_BYTES, n)));
+    randomOffset = 0;
+  }
+  const bytes = randomPool.subarray(randomOffset, randomOffset + n);
+  randomOffset += n;
+  return bytes;
+}
+
 interface PodState {
   readonly pod: LocalPod;
   readonly servers: net.Server[];
@@ -99,6 +118,7 @@ export class Ztunnel {
   readonly metrics: MetricsRegistry;
   readonly #options: ZtunnelOptions;
   readonly #tcp: IstioTcpMetrics;
+  readonly #labels = new PeerLabelCache();
   readonly #authz: AuthorizationSet;
   readonly #pods = new Map<string, PodState>();
   readonly #podByIp = new Map<string, LocalPod>();
@@ -237,7 +257,9 @@ export class Ztunnel {
       this.#log(`socks5 handshake failed from ${socket.remoteAddress}: ${(error as Error).message}`);
       return;
     }
-    const pod = this.#podByIp.get(canonical(socket.remoteAddress ?? ''));
+    // Keys are canonical, so a hit on the address as written is the same hit without parsing it.
+    const remote = socket.remoteAddress ?? '';
+    const pod = this.#podByIp.get(remote) ?? this.#podByIp.get(canonical(remote));
     if (!pod) {
       this.#log(`socks5 refused: ${socket.remoteAddress} is not a pod on this node`);
       request.reply(Socks5Reply.NOT_ALLOWED);
@@ -323,7 +345,7 @@ export class Ztunnel {
             for: forwardedNode(socket.remoteAddress ?? '', socket.remotePort),
             ...(route.service ? { host: route.service.hostname } : {}),
           }),
-          traceparent: buildTraceParent(),
+          traceparent: buildTraceParent({ random: pooledRandom }),
         });
       } catch (error) {
         const status = (error as { status?: number }).status;
@@ -370,7 +392,7 @@ export class Ztunnel {
       service: route.kind === 'plaintext' ? route.service : undefined,
       mtls: false,
     };
-    upstream.once('error', (error) => {
+    const onConnectError = (error: Error): void => {
       if (upstream.connecting || !upstream.remoteAddress) {
         this.#countRefused(peers, 'CONNECT');
         refuse(
@@ -378,8 +400,11 @@ export class Ztunnel {
           Socks5Reply.CONNECTION_REFUSED,
         );
       }
-    });
+    };
+    upstream.once('error', onConnectError);
     upstream.once('connect', () => {
+      // From here the relay owns the socket's errors; dropping this listener frees what it holds.
+      upstream.off('error', onConnectError);
       if (socks) {
         socks.reply(Socks5Reply.SUCCEEDED);
         if (socks.head.length > 0) upstream.write(socks.head);
@@ -503,7 +528,7 @@ export class Ztunnel {
       return;
     }
     const upstream = this.#options.network.connect(pod, { ip: authority.host, port: authority.port });
-    upstream.once('error', (error) => {
+    const onConnectError = (error: Error): void => {
       if (!upstream.remoteAddress) {
         tunnel.reject(503);
         this.#countRefused(peers, 'CONNECT');
@@ -512,8 +537,11 @@ export class Ztunnel {
           source,
         );
       }
-    });
+    };
+    upstream.once('error', onConnectError);
     upstream.once('connect', () => {
+      // From here the relay owns the socket's errors; dropping this listener frees the request it holds.
+      upstream.off('error', onConnectError);
       const stream = tunnel.accept();
       this.#track({
         direction: 'inbound',
@@ -578,7 +606,7 @@ export class Ztunnel {
       return;
     }
     const upstream = this.#options.network.connect(pod, original);
-    upstream.once('error', (error) => {
+    const onConnectError = (error: Error): void => {
       if (!upstream.remoteAddress) {
         socket.destroy();
         this.#countRefused(peers, 'CONNECT');
@@ -587,8 +615,11 @@ export class Ztunnel {
           source,
         );
       }
-    });
+    };
+    upstream.once('error', onConnectError);
     upstream.once('connect', () => {
+      // From here the relay owns the socket's errors.
+      upstream.off('error', onConnectError);
       this.#track({
         direction: 'inbound',
         pod,
@@ -631,7 +662,7 @@ export class Ztunnel {
     log: ConnectionLogFields;
     authz: InboundAuthz | undefined;
   }): void {
-    const labels = peerLabels(init.peers);
+    const labels = this.#labels.get(init.peers);
     this.#tcp.opened.inc(labels);
     const r = relay(init.downstream, init.upstream);
     const id = randomUUID();
@@ -645,7 +676,7 @@ export class Ztunnel {
       destinationIdentity: init.peers.destinationPrincipal,
       protocol: init.protocol,
       startedAt: init.started,
-      bytes: () => r.bytes(),
+      bytes: trackedBytes,
       relay: r,
       authz: init.authz,
     };
@@ -656,6 +687,7 @@ export class Ztunnel {
       this.#tcp.received.inc(labels, result.received);
       this.#tcp.sent.inc(labels, result.sent);
       this.#tcp.closed.inc(labels);
+      if (!this.#options.log) return;
       this.#logConnection(
         {
           ...init.log,
@@ -671,12 +703,13 @@ export class Ztunnel {
   }
 
   #countRefused(peers: ConnectionPeers, flag: string): void {
-    const labels = peerLabels({ ...peers, responseFlags: flag });
+    const labels = this.#labels.get({ ...peers, responseFlags: flag });
     this.#tcp.opened.inc(labels);
     this.#tcp.closed.inc(labels);
   }
 
   #logConnection(fields: ConnectionLogFields, source: Workload | undefined): void {
+    if (!this.#options.log) return;
     const withSource: ConnectionLogFields = {
       ...(source && !fields['src.workload']
         ? { 'src.workload': source.workloadName || source.name, 'src.namespace': source.namespace }

@@ -1,0 +1,181 @@
+/*
+ * A small strict protobuf wire reader for the hand-written decoders of the
+ * hot-path messages (the Istio resources and the discovery responses). It
+ * follows protobufjs' decoding rules (last scalar wins, a repeated embedded
+ * message is replaced, unknown fields skipped, packed and unpacked repeated
+ * scalars) but checks every bound: a varint, string, bytes or sub-message
+ * running past the end of its enclosing message throws a RangeError.
+ */
+
+/** Wire types (protobuf encoding spec). */
+export const VARINT = 0;
+export const I64 = 1;
+export const LEN = 2;
+export const SGROUP = 3;
+export const EGROUP = 4;
+export const I32 = 5;
+
+/** Strings up to this many bytes are interned (see {@link WireReader.string}). */
+const INTERN_MAX_LENGTH = 64;
+const INTERN_MASK = 8191;
+/** A bounded, direct-mapped table: at most 8 192 strings of at most 64 characters. */
+const internTable: Array<string | undefined> = new Array(INTERN_MASK + 1).fill(undefined);
+
+/**
+ * Node's Buffer has `latin1Slice` (what `toString('latin1', ...)` ends in,
+ * without the encoding lookup); used when present.
+ */
+const latin1: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as { latin1Slice?: unknown }).latin1Slice === 'function'
+    ? (buf, start, end) =>
+        (buf as Buffer & { latin1Slice(s: number, e: number): string }).latin1Slice(start, end)
+    : (buf, start, end) => buf.toString('latin1', start, end);
+
+/** protobufjs' recursion limit, also applied to nested groups being skipped. */
+const MAX_DEPTH = 100;
+
+/** A position in a Node Buffer. */
+export class WireReader {
+  readonly buf: Buffer;
+  pos: number;
+
+  constructor(bytes: Uint8Array) {
+    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+  }
+
+  /** An unsigned 32-bit varint (a longer varint keeps its low 32 bits, like protobufjs). */
+  uint32(end: number): number {
+    const buf = this.buf;
+    let pos = this.pos;
+    if (pos >= end) throw outOfRange(pos, end);
+    let byte = buf[pos++]!;
+    if (byte < 128) {
+      this.pos = pos;
+      return byte;
+    }
+    let value = byte & 127;
+    for (let shift = 7; shift < 28; shift += 7) {
+      if (pos >= end) throw outOfRange(pos, end);
+      byte = buf[pos++]!;
+      value |= (byte & 127) << shift;
+      if (byte < 128) {
+        this.pos = pos;
+        return value >>> 0;
+      }
+    }
+    if (pos >= end) throw outOfRange(pos, end);
+    byte = buf[pos++]!;
+    value = (value | ((byte & 15) << 28)) >>> 0;
+    // Bytes 6 to 10 of a 64-bit varint only carry high bits.
+    for (let i = 0; byte >= 128; i++) {
+      if (i === 5) throw new RangeError(`invalid varint at offset ${pos}`);
+      if (pos >= end) throw outOfRange(pos, end);
+      byte = buf[pos++]!;
+    }
+    this.pos = pos;
+    return value;
+  }
+
+  /** A signed 32-bit varint (enums). */
+  int32(end: number): number {
+    return this.uint32(end) | 0;
+  }
+
+  /** A length prefix; returns the end offset of the field, checked against `end`. */
+  length(end: number): number {
+    const length = this.uint32(end);
+    const stop = this.pos + length;
+    if (stop > end) throw outOfRange(stop, end);
+    return stop;
+  }
+
+  /**
+   * A UTF-8 string field. Short ASCII strings go through a small intern
+   * table: xDS resources repeat the same namespaces, service accounts, nodes,
+   * hostnames and type URLs thousands of times, and sharing one string saves
+   * the decoding, the allocation and the garbage collector's copying.
+   */
+  string(end: number): string {
+    const stop = this.length(end);
+    const start = this.pos;
+    this.pos = stop;
+    const length = stop - start;
+    if (length === 0) return '';
+    if (length > INTERN_MAX_LENGTH) return this.buf.toString('utf8', start, stop);
+    const buf = this.buf;
+    // The slot comes from the length and the first and last bytes (names
+    // differ at their ends: pod-1, pod-2); a hit is confirmed byte by byte.
+    const last = stop - 1;
+    let hash = Math.imul(length, 0x9e3779b1) ^ buf[start]! ^ (buf[last]! << 8);
+    hash = Math.imul(
+      hash ^ (buf[start + (length >>> 1)]! << 16) ^ (buf[Math.max(last - 1, start)]! << 24),
+      0x01000193,
+    );
+    const slot = (hash ^ (hash >>> 13)) & INTERN_MASK;
+    const cached = internTable[slot];
+    if (cached !== undefined && cached.length === length) {
+      // The table holds ASCII strings only, so equal char codes mean equal bytes and the same UTF-8.
+      let i = 0;
+      while (i < length && cached.charCodeAt(i) === buf[start + i]) i++;
+      if (i === length) return cached;
+    }
+    for (let i = start; i < stop; i++) {
+      if (buf[i]! >= 128) return buf.toString('utf8', start, stop);
+    }
+    // ASCII: latin1 decoding gives the same string, faster.
+    const value = latin1(buf, start, stop);
+    internTable[slot] = value;
+    return value;
+  }
+
+  /** A bytes field: a view into the message (no copy), like protobufjs' Buffer reader. */
+  bytes(end: number): Buffer {
+    const stop = this.length(end);
+    const start = this.pos;
+    this.pos = stop;
+    return start === stop ? Buffer.alloc(0) : this.buf.subarray(start, stop);
+  }
+
+  /** Skips a field of the given wire type (unknown fields). */
+  skip(wireType: number, end: number, depth = 0): void {
+    switch (wireType) {
+      case VARINT:
+        this.uint32(end);
+        return;
+      case I64:
+        this.advance(8, end);
+        return;
+      case LEN:
+        this.pos = this.length(end);
+        return;
+      case SGROUP: {
+        if (depth >= MAX_DEPTH) throw new Error('maximum nesting depth exceeded');
+        for (;;) {
+          const type = this.uint32(end) & 7;
+          if (type === EGROUP) return;
+          this.skip(type, end, depth + 1);
+        }
+      }
+      case I32:
+        this.advance(4, end);
+        return;
+      default:
+        throw new Error(`invalid wire type ${wireType} at offset ${this.pos}`);
+    }
+  }
+
+  /** Checks that a sub-message ended exactly at its declared length. */
+  finish(end: number): void {
+    if (this.pos !== end) throw outOfRange(this.pos, end);
+  }
+
+  private advance(count: number, end: number): void {
+    if (this.pos + count > end) throw outOfRange(this.pos + count, end);
+    this.pos += count;
+  }
+}
+
+function outOfRange(at: number, end: number): RangeError {
+  return new RangeError(`index out of range: ${at} > ${end}`);
+}
