@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import type { ConfigSource } from '@amesh/mesh-config';
 import { analyzeDirectory } from './analyze-directory.js';
+import type { PodAnnotationWriter } from './redirection-status.js';
 import { startControlPlane } from './run-control-plane.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
+    source: { type: 'string', default: 'directory' },
     config: { type: 'string', default: './mesh' },
+    kubeconfig: { type: 'string' },
+    'ca-dir': { type: 'string' },
+    'state-dir': { type: 'string' },
     grpc: { type: 'string', default: '127.0.0.1:15010' },
     'grpc-tls': { type: 'string' },
     'root-cert-out': { type: 'string' },
@@ -20,14 +26,24 @@ const { values, positionals } = parseArgs({
 });
 
 const command = positionals[0] ?? 'serve';
-if (values.help || (command !== 'serve' && command !== 'analyze')) {
-  console.error(`usage: amesh-control-plane [serve] --config DIR [--grpc HOST:PORT] [--grpc-tls HOST:PORT --root-cert-out FILE] [--http-host IP] [--http-port 15014]
-       [--node-token TOKEN=NODE ...] [--trust-domain cluster.local]
+if (
+  values.help ||
+  (command !== 'serve' && command !== 'analyze') ||
+  (values.source !== 'directory' && values.source !== 'kubernetes')
+) {
+  console.error(`usage: amesh-control-plane [serve] [--source directory] --config DIR
+       amesh-control-plane [serve] --source kubernetes [--kubeconfig FILE]   (default: $KUBECONFIG, then in-cluster)
+         [--ca-dir DIR] [--state-dir DIR] [--grpc HOST:PORT] [--grpc-tls HOST:PORT --root-cert-out FILE]
+         [--http-host IP] [--http-port 15014] [--node-token TOKEN=NODE ...] [--trust-domain cluster.local]
        amesh-control-plane analyze --config DIR`);
   process.exit(values.help ? 0 : 2);
 }
 
 if (command === 'analyze') {
+  if (values.source !== 'directory') {
+    console.error('amesh-control-plane analyze reads a config directory only (--config DIR)');
+    process.exit(2);
+  }
   const lines = await analyzeDirectory(values.config);
   for (const line of lines) console.log(line);
   console.log(lines.length === 0 ? 'no findings' : `${lines.length} findings`);
@@ -43,8 +59,23 @@ for (const pair of values['node-token']) {
   }
   nodeTokens[pair.slice(0, eq)] = pair.slice(eq + 1);
 }
-const running = await startControlPlane({
+let source: (ConfigSource & PodAnnotationWriter) | undefined;
+if (values.source === 'kubernetes') {
+  const { KubernetesSource, loadKubeConfig } = await import('@amesh/mesh-config/node');
+  try {
+    const kubeConfig = await loadKubeConfig(values.kubeconfig ? { path: values.kubeconfig } : {});
+    source = new KubernetesSource({ kubeConfig });
+  } catch (error) {
+    console.error(`amesh-control-plane: ${(error as Error).message}`);
+    process.exit(2);
+  }
+}
+const starting = startControlPlane({
   configDir: values.config,
+  // Kubernetes: reports become the pod annotation, as Istio's CNI agent writes it.
+  ...(source ? { source, podAnnotations: source } : {}),
+  ...(values['ca-dir'] ? { caDir: values['ca-dir'] } : {}),
+  ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
   grpcAddress: values.grpc,
   ...(values['grpc-tls'] ? { tlsGrpcAddress: values['grpc-tls'] } : {}),
   ...(values['root-cert-out'] ? { rootCertOut: values['root-cert-out'] } : {}),
@@ -53,6 +84,10 @@ const running = await startControlPlane({
   trustDomain: values['trust-domain'],
   clusterId: values['cluster-id'],
   nodeTokens,
+});
+const running = await starting.catch((error: Error & { code?: string }) => {
+  console.error(`amesh-control-plane: ${error.code ? `${error.code}: ` : ''}${error.message}`);
+  return process.exit(1);
 });
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {

@@ -1,4 +1,6 @@
 import { writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -12,6 +14,7 @@ import {
   analyze,
   type AuthorizationConverter,
   type ConfigChange,
+  type ConfigSource,
   type ConversionWarning,
   formatIssue,
   MeshTranslator,
@@ -32,12 +35,50 @@ import { metricsRequestListener } from '@amesh/telemetry/node';
 import { encodeAddress, encodeAuthorization, TypeUrl } from '@amesh/xds-types';
 import type { Address, Authorization, DeepPartial } from '@amesh/xds-types';
 import { XdsServer } from '@amesh/xds-server/node';
-import { handleRedirectionRequest, RedirectionOverlay } from './redirection-status.js';
+import { openCaDirectory } from './ca-directory.js';
+import { ControlPlaneError } from './errors.js';
+import { REDIRECTION_STATE_FILE, RedirectionStateFile } from './redirection-state-file.js';
+import {
+  handleRedirectionRequest,
+  overlayRecorder,
+  type PodAnnotationWriter,
+  podAnnotationRecorder,
+  RedirectionOverlay,
+} from './redirection-status.js';
 
 /** How the control plane runs (the CLI flags in `main.ts`). */
 export interface ControlPlaneConfig {
-  /** Directory of YAML files (the embedded default config source). */
-  readonly configDir: string;
+  /** Directory of YAML files (the default config source), watched. Required unless {@link ControlPlaneConfig.source} is given. */
+  readonly configDir?: string;
+  /**
+   * Another config source instead of the YAML directory, e.g. a
+   * `KubernetesSource` (`--source kubernetes`). The control plane starts and
+   * closes it.
+   */
+  readonly source?: ConfigSource;
+  /**
+   * The CA directory (`--ca-dir`): Istio's plug-in layout (`ca-cert.pem`,
+   * `ca-key.pem`, `root-cert.pem`, `cert-chain.pem`) to sign with an
+   * operator's intermediate, or a self-signed root kept there (`ca-cert.pem`
+   * + `ca-key.pem`, created on first start). Default `<stateDir>/ca` when
+   * {@link ControlPlaneConfig.stateDir} is set; without either, a fresh root
+   * at every start.
+   */
+  readonly caDir?: string;
+  /**
+   * Where the control plane keeps state across restarts (`--state-dir`): the
+   * redirection statuses node agents reported (`redirection-status.json`)
+   * and, unless {@link ControlPlaneConfig.caDir} says otherwise, the CA (`ca/`).
+   */
+  readonly stateDir?: string;
+  /**
+   * Where node agents' redirection reports go. Absent: an overlay on the
+   * config's Pods, kept in {@link ControlPlaneConfig.stateDir} (the YAML
+   * directory mode). Given (the `KubernetesSource`): the
+   * `ambient.istio.io/redirection` annotation patched on the Pod object, as
+   * Istio's CNI agent does; the API server keeps it, so no state file.
+   */
+  readonly podAnnotations?: PodAnnotationWriter;
   /** gRPC address for xDS and the CA (plaintext), e.g. `127.0.0.1:15010`. */
   readonly grpcAddress: string;
   /**
@@ -69,10 +110,16 @@ export interface RunningControlPlane {
   readonly translator: MeshTranslator;
   readonly xds: XdsServer;
   readonly ca: CertificateAuthority;
+  /** Where the CA came from: an operator's plug-in CA, a persisted or new self-signed root, or an ephemeral root. */
+  readonly caKind: 'plug-in' | 'self-signed-loaded' | 'self-signed-created' | 'ephemeral';
+  /** The redirection statuses node agents reported (persisted with a state dir). */
+  readonly redirection: RedirectionOverlay;
   /** The port the gRPC server bound (useful with port 0). */
   readonly grpcPort: number;
   /** The TLS port bound, when {@link ControlPlaneConfig.tlsGrpcAddress} was given. */
   readonly tlsGrpcPort: number | undefined;
+  /** The port the HTTP server bound (useful with port 0). */
+  readonly httpPort: number;
   ready(): boolean;
   close(): Promise<void>;
 }
@@ -106,8 +153,18 @@ export const peerAuthenticationConverter: PeerAuthenticationConverter = (policy,
     }),
   );
 
-/** Starts the control plane: watch config, translate, serve xDS and the CA, and the HTTP endpoints. */
+/**
+ * Starts the control plane: open the CA, watch config, translate, serve xDS
+ * and the CA, and the HTTP endpoints.
+ * @throws {ControlPlaneError} `CONTROL_PLANE_ERR_CA_DIR` for an unusable CA directory, `CONTROL_PLANE_ERR_STATE` for an unreadable state file, `CONTROL_PLANE_ERR_CONFIG` without a config source
+ */
 export async function startControlPlane(config: ControlPlaneConfig): Promise<RunningControlPlane> {
+  if (!config.source && !config.configDir) {
+    throw new ControlPlaneError(
+      'CONTROL_PLANE_ERR_CONFIG',
+      'a config directory or a config source is required',
+    );
+  }
   const log = config.log ?? ((line: string) => console.log(line));
   const trustDomain = config.trustDomain ?? 'cluster.local';
   const translator = new MeshTranslator({
@@ -149,11 +206,39 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     labels: [],
   });
 
+  // --- CA (first: a bad CA directory must stop the start before anything is listening) ------
+  const caDir = config.caDir ?? (config.stateDir ? join(config.stateDir, 'ca') : undefined);
+  let ca: CertificateAuthority;
+  let caKind: RunningControlPlane['caKind'];
+  if (caDir) {
+    const opened = await openCaDirectory(caDir, { trustDomain, ecdsa: nodeEcdsaP256, log });
+    ca = opened.ca;
+    caKind =
+      opened.kind === 'plug-in' ? 'plug-in' : opened.created ? 'self-signed-created' : 'self-signed-loaded';
+    log(`ca: ${caKind} from ${caDir}, signing as ${ca.chain.length > 1 ? 'an intermediate' : 'the root'}`);
+  } else {
+    ca = CertificateAuthority.createRoot({ trustDomain, ecdsa: nodeEcdsaP256 });
+    caKind = 'ephemeral';
+    log('ca: fresh self-signed root (not persisted; use --ca-dir or --state-dir to keep it across restarts)');
+  }
+
   // --- config → xDS -------------------------------------------------------------------------
   let synced = false;
   const version = (): string => `${Date.now().toString(36)}-${(++versionCounter).toString(36)}`;
   let versionCounter = 0;
-  const redirection = new RedirectionOverlay();
+  const stateFile =
+    config.stateDir && !config.podAnnotations
+      ? new RedirectionStateFile(join(config.stateDir, REDIRECTION_STATE_FILE), log)
+      : undefined;
+  const restored = (await stateFile?.load()) ?? [];
+  if (stateFile) log(`state: ${restored.length} redirection statuses restored from ${stateFile.path}`);
+  const redirection = new RedirectionOverlay({
+    initial: restored,
+    ...(stateFile ? { onChange: (entries) => stateFile.save(entries) } : {}),
+  });
+  const record = config.podAnnotations
+    ? podAnnotationRecorder(config.podAnnotations)
+    : overlayRecorder(redirection, (change) => applyChange(change));
   /** Translates a change and pushes the resulting delta. */
   const applyChange = (change: ConfigChange): void => {
     const delta = translator.apply(change);
@@ -190,7 +275,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       for (const w of warnings) log(`warning: ${policy}${w.path ? ` ${w.path}` : ''}: ${w.message}`);
     }
   };
-  const source = new DirectorySource({ directory: config.configDir });
+  const source: ConfigSource = config.source ?? new DirectorySource({ directory: config.configDir ?? '' });
   await source.start((event) => {
     configEvents.inc({ kind: event.type });
     switch (event.type) {
@@ -206,14 +291,17 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
         return;
       case 'synced':
         synced = true;
+        // Pods deleted while the control plane was down: their saved statuses go.
+        for (const key of redirection.retainKnown((ns, name) =>
+          translator.resources().has(`Pod/${ns}/${name}`),
+        ))
+          log(`state: dropped the redirection status of ${key}, no longer in the config`);
         for (const w of analyze(translator.resources().values()))
           log(`analyze ${w.code}: ${w.resource} ${w.path ?? ''}: ${w.message}`);
         return;
     }
   });
 
-  // --- CA -----------------------------------------------------------------------------------
-  const ca = CertificateAuthority.createRoot({ trustDomain, ecdsa: nodeEcdsaP256 });
   const ztunnelIdentity = parseSpiffeId(`spiffe://${trustDomain}/ns/istio-system/sa/ztunnel`);
   const caService = new (class extends CaService {
     override async createCertificate(...args: Parameters<CaService['createCertificate']>) {
@@ -292,9 +380,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     } else if (
       !handleRedirectionRequest(req, res, {
         nodeTokens: config.nodeTokens,
-        overlay: redirection,
         resources: () => translator.resources(),
-        apply: applyChange,
+        record,
         log,
       })
     ) {
@@ -305,22 +392,27 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     http.once('error', reject);
     http.listen(config.httpPort, config.httpHost, () => resolve());
   });
+  const httpPort = (http.address() as AddressInfo).port;
   log(
-    `control plane: xDS and CA on ${config.grpcAddress.replace(/:0$/, `:${grpcPort}`)}, HTTP on ${config.httpHost}:${config.httpPort}, config from ${config.configDir}`,
+    `control plane: xDS and CA on ${config.grpcAddress.replace(/:0$/, `:${grpcPort}`)}, HTTP on ${config.httpHost}:${httpPort}, config from ${source.name}`,
   );
 
   return {
     translator,
     xds,
     ca,
+    caKind,
+    redirection,
     grpcPort,
     tlsGrpcPort,
+    httpPort,
     ready: () => synced,
     async close() {
       await source.close();
       // xDS streams never end on their own: cut them (clients keep their last good state and reconnect).
       grpcServer.forceShutdown();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      await stateFile?.flush();
     },
   };
 }

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** One collection the double serves. */
@@ -23,7 +24,11 @@ interface Watcher {
 
 /** A request the double received, for assertions. */
 export interface SeenRequest {
+  readonly method: string;
   readonly path: string;
+  /** The request body (PATCH), as text. */
+  readonly body: string;
+  readonly contentType: string | undefined;
   readonly query: Record<string, string>;
   readonly authorization: string | undefined;
 }
@@ -41,11 +46,16 @@ export interface SeenRequest {
  *   `resourceVersion` empty or `0` sends synthetic ADDED events first;
  * - `allowWatchBookmarks=true` watchers receive `BOOKMARK` events on {@link bookmark};
  * - {@link dropWatches} destroys watch connections mid-stream;
- * - a bearer token is required when configured.
+ * - `PATCH` of one namespaced object (`.../namespaces/<ns>/<plural>/<name>`)
+ *   with `application/merge-patch+json` (RFC 7386) stores it like {@link put};
+ *   other patch types get 415;
+ * - a bearer token is required when configured;
+ * - HTTPS when given a key and certificate (the client then verifies it, as with a real cluster).
  */
 export class KubeApiDouble {
   readonly requests: SeenRequest[] = [];
-  private readonly server: http.Server;
+  private readonly server: http.Server | https.Server;
+  private readonly scheme: 'http' | 'https';
   private readonly collections = new Map<string, Collection>();
   private readonly byKind = new Map<string, Collection>();
   private readonly history: (WatchEvent & { collection: Collection })[] = [];
@@ -55,8 +65,17 @@ export class KubeApiDouble {
   private oldestRetained = 0;
   private uid = 0;
 
-  constructor(private token?: string) {
-    this.server = http.createServer((req, res) => this.handle(req, res));
+  /**
+   * @param token - the bearer token required, if any
+   * @param tls - PEM key and certificate to serve HTTPS with
+   */
+  constructor(
+    private token?: string,
+    tls?: { readonly key: string; readonly cert: string },
+  ) {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => this.handle(req, res);
+    this.scheme = tls ? 'https' : 'http';
+    this.server = tls ? https.createServer(tls, handler) : http.createServer(handler);
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -79,7 +98,7 @@ export class KubeApiDouble {
   /** Listens on 127.0.0.1 and returns the base URL. */
   async listen(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${this.scheme}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   /** The current resourceVersion. */
@@ -174,11 +193,28 @@ export class KubeApiDouble {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => this.handleRequest(req, Buffer.concat(chunks).toString('utf8'), res));
+  }
+
+  private handleRequest(req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const query = Object.fromEntries(url.searchParams);
-    this.requests.push({ path: url.pathname, query, authorization: req.headers.authorization });
+    this.requests.push({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      body,
+      contentType: req.headers['content-type'],
+      query,
+      authorization: req.headers.authorization,
+    });
     if (this.token && req.headers.authorization !== `Bearer ${this.token}`) {
       this.status(res, 401, 'Unauthorized', 'Unauthorized');
+      return;
+    }
+    if (req.method === 'PATCH') {
+      this.patch(url.pathname, req.headers['content-type'], body, res);
       return;
     }
     const c = this.collections.get(url.pathname);
@@ -188,6 +224,30 @@ export class KubeApiDouble {
     }
     if (query.watch === 'true' || query.watch === '1') this.startWatch(c, query, res);
     else this.list(c, query, res);
+  }
+
+  private patch(path: string, contentType: string | undefined, body: string, res: http.ServerResponse): void {
+    const match = /^(\/apis?\/.+?)\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
+    const c = match ? this.collections.get(`${match[1]}/${match[3]}`) : undefined;
+    const existing = c?.objects.get(`${match?.[2]}/${match?.[4]}`);
+    if (!c || !existing) {
+      this.status(res, 404, 'NotFound', `${path} not found`);
+      return;
+    }
+    if (contentType !== 'application/merge-patch+json') {
+      this.status(res, 415, 'UnsupportedMediaType', `the body of the request was in an unknown format`);
+      return;
+    }
+    let patch: unknown;
+    try {
+      patch = JSON.parse(body);
+    } catch {
+      this.status(res, 400, 'BadRequest', 'invalid JSON');
+      return;
+    }
+    this.put(mergePatch(existing, patch) as Record<string, unknown>);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(c.objects.get(`${match![2]}/${match![4]}`)));
   }
 
   private list(c: Collection, query: Record<string, string>, res: http.ServerResponse): void {
@@ -255,6 +315,20 @@ export class KubeApiDouble {
       }),
     );
   }
+}
+
+/** RFC 7386 JSON merge patch: objects merge recursively, `null` removes, anything else replaces. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
 }
 
 function key(o: Record<string, unknown>): string {

@@ -265,4 +265,29 @@ describe('KubernetesSource against a list/watch API server double', () => {
     await source.close();
     await expect(started).rejects.toMatchObject({ code: 'MESHCFG_ERR_SOURCE' });
   });
+
+  it('patches a pod annotation with a JSON merge patch (RFC 7386) and the watch brings the change back', async () => {
+    const r = await setup(['Namespace', 'Pod']);
+    await r.next('change');
+    await r.next('synced');
+    await source!.patchPodAnnotations('shop', 'web-1', {
+      'ambient.istio.io/redirection': null,
+      'x.io/y': 'z',
+    });
+    const patch = api!.requests.find((q) => q.method === 'PATCH')!;
+    expect(patch).toMatchObject({
+      path: '/api/v1/namespaces/shop/pods/web-1',
+      contentType: 'application/merge-patch+json',
+      authorization: `Bearer ${TOKEN}`,
+    });
+    expect(JSON.parse(patch.body)).toEqual({
+      metadata: { annotations: { 'ambient.istio.io/redirection': null, 'x.io/y': 'z' } },
+    });
+    const changed = await r.next('change', (e) => e.change.upserted.some((x) => x.metadata.name === 'web-1'));
+    expect(changed.change.upserted[0]!.metadata.annotations).toEqual({ 'x.io/y': 'z' });
+    await expect(source!.patchPodAnnotations('shop', 'nope', { a: 'b' })).rejects.toMatchObject({
+      code: 'MESHCFG_ERR_SOURCE',
+      message: expect.stringMatching(/shop\/nope.*404/),
+    });
+  });
 });

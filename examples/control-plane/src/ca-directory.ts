@@ -1,0 +1,290 @@
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type CertificateInfo,
+  CertificateAuthority,
+  type EcdsaP256,
+  exportPrivateKeyPem,
+  IdentityError,
+  importPrivateKey,
+  nobleEcdsaP256,
+  type P256Key,
+  parseCertificateChain,
+} from '@amesh/mtls-identity';
+import { writeFileAtomic } from './atomic-file.js';
+import { type CaDirectoryProblem, ControlPlaneError } from './errors.js';
+
+/**
+ * File names of a CA directory: Istio's plug-in CA layout (the `cacerts`
+ * secret: `ca-cert.pem`, `ca-key.pem`, `root-cert.pem`, `cert-chain.pem`),
+ * whose first two also make up Istio's self-signed `istio-ca-secret`.
+ */
+export const CA_DIRECTORY_FILES = {
+  caCert: 'ca-cert.pem',
+  caKey: 'ca-key.pem',
+  rootCert: 'root-cert.pem',
+  certChain: 'cert-chain.pem',
+} as const;
+
+/** The text of each CA directory file that exists (and is not empty). */
+export interface CaDirectoryFiles {
+  readonly caCert?: string | undefined;
+  readonly caKey?: string | undefined;
+  readonly rootCert?: string | undefined;
+  readonly certChain?: string | undefined;
+}
+
+/** Options shared by {@link caFromDirectoryFiles} and {@link openCaDirectory}. */
+export interface CaDirectoryOptions {
+  readonly trustDomain: string;
+  readonly ecdsa?: EcdsaP256;
+  /** Clock in ms since the epoch (validity checks). Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/**
+ * What a CA directory held: an intermediate plugged in by the operator, a
+ * self-signed root kept from an earlier start, or nothing (a root must be
+ * created).
+ */
+export type CaDirectoryContents =
+  | { readonly kind: 'plug-in'; readonly ca: CertificateAuthority }
+  | { readonly kind: 'self-signed'; readonly ca: CertificateAuthority }
+  | { readonly kind: 'empty' };
+
+/** How {@link openCaDirectory} got its CA. */
+export type OpenedCa =
+  | { readonly kind: 'plug-in'; readonly ca: CertificateAuthority }
+  | { readonly kind: 'self-signed'; readonly ca: CertificateAuthority; readonly created: boolean };
+
+const fail = (reason: CaDirectoryProblem, message: string, cause?: unknown): never => {
+  throw new ControlPlaneError('CONTROL_PLANE_ERR_CA_DIR', `CA directory: ${message}`, {
+    reason,
+    ...(cause === undefined ? {} : { cause }),
+  });
+};
+
+const F = CA_DIRECTORY_FILES;
+
+/**
+ * Builds the CA out of a CA directory's files (pure: no I/O).
+ *
+ * - `root-cert.pem` present → plug-in CA (Istio's `cacerts`): signs with
+ *   `ca-key.pem` / `ca-cert.pem`; the chain handed out is `cert-chain.pem`
+ *   (ca-cert first; ca-cert is put in front when missing, the root from
+ *   `root-cert.pem` appended when missing) and must end at a root listed in
+ *   `root-cert.pem`; every root there is trusted.
+ * - only `ca-cert.pem` + `ca-key.pem` → a self-signed root (Istio's
+ *   `istio-ca-secret`).
+ * - nothing → `empty`.
+ *
+ * An `EC PARAMETERS` block in front of the key (what `openssl ecparam
+ * -genkey` writes without `-noout`) is skipped.
+ * @throws {ControlPlaneError} `CONTROL_PLANE_ERR_CA_DIR` with a {@link CaDirectoryProblem} reason
+ */
+export function caFromDirectoryFiles(
+  files: CaDirectoryFiles,
+  options: CaDirectoryOptions,
+): CaDirectoryContents {
+  const present = (text: string | undefined): text is string => text !== undefined && text.trim() !== '';
+  const { caCert, caKey, rootCert, certChain } = files;
+  if (!present(caCert) && !present(caKey) && !present(rootCert) && !present(certChain))
+    return { kind: 'empty' };
+  if (!present(caCert) || !present(caKey)) {
+    return fail(
+      'incomplete',
+      `${present(caCert) ? F.caKey : F.caCert} is missing (${F.caCert} and ${F.caKey} go together; with ${F.rootCert} they are a plug-in CA)`,
+    );
+  }
+  if (!present(rootCert) && present(certChain)) {
+    return fail('incomplete', `${F.certChain} is present but ${F.rootCert} is missing`);
+  }
+  const now = (options.now ?? Date.now)();
+  const key = parseKey(caKey);
+  const signer = parseCerts(caCert, F.caCert);
+  if (signer.length !== 1) fail('bad-cert', `${F.caCert} must hold one certificate, found ${signer.length}`);
+  const signing = signer[0]!;
+  const caOptions = { trustDomain: options.trustDomain, key, ...(options.now ? { now: options.now } : {}) };
+  const withEcdsa = options.ecdsa ? { ecdsa: options.ecdsa } : {};
+
+  if (!present(rootCert)) {
+    if (!selfIssued(signing)) {
+      fail(
+        'incomplete',
+        `${F.caCert} is not a self-signed root; an intermediate needs ${F.rootCert} (and ${F.certChain})`,
+      );
+    }
+    checkValidity([signing], now, F.caCert);
+    return {
+      kind: 'self-signed',
+      ca: build(() =>
+        CertificateAuthority.fromKeyAndChain({ ...caOptions, ...withEcdsa, certChain: [signing.pem] }),
+      ),
+    };
+  }
+
+  const roots = parseCerts(rootCert, F.rootCert);
+  const chain = present(certChain) ? parseCerts(certChain, F.certChain) : [signing];
+  if (!sameCert(chain[0]!, signing)) chain.unshift(signing);
+  const last = chain[chain.length - 1]!;
+  if (!selfIssued(last)) {
+    const issuer = roots.find((r) => equalBytes(r.subjectDer, last.issuerDer));
+    if (!issuer) {
+      fail('untrusted-root', `no certificate of ${F.rootCert} issued the last certificate of the chain`);
+    }
+    chain.push(issuer!);
+  }
+  const root = chain[chain.length - 1]!;
+  if (!roots.some((r) => sameCert(r, root))) {
+    fail('untrusted-root', `the chain ends at a root that ${F.rootCert} does not list`);
+  }
+  checkValidity(chain, now, `${F.certChain} / ${F.caCert}`);
+  const additionalRoots = roots.filter((r) => !sameCert(r, root)).map((r) => r.pem);
+  return {
+    kind: 'plug-in',
+    ca: build(() =>
+      CertificateAuthority.fromKeyAndChain({
+        ...caOptions,
+        ...withEcdsa,
+        certChain: chain.map((c) => c.pem),
+        additionalRoots,
+      }),
+    ),
+  };
+}
+
+/**
+ * Opens a CA directory (`--ca-dir`): a plug-in CA or a persisted
+ * self-signed root as {@link caFromDirectoryFiles} reads them; when the
+ * directory holds none, creates a self-signed root and writes `ca-key.pem`
+ * (mode 0600) and `ca-cert.pem` there, each atomically (temporary file,
+ * fsync, rename), so the next start signs with the same root.
+ * @throws {ControlPlaneError} `CONTROL_PLANE_ERR_CA_DIR`
+ */
+export async function openCaDirectory(
+  directory: string,
+  options: CaDirectoryOptions & { readonly log?: (line: string) => void },
+): Promise<OpenedCa> {
+  const files = {
+    caCert: await readIfExists(join(directory, F.caCert)),
+    caKey: await readIfExists(join(directory, F.caKey)),
+    rootCert: await readIfExists(join(directory, F.rootCert)),
+    certChain: await readIfExists(join(directory, F.certChain)),
+  };
+  const contents = caFromDirectoryFiles(files, options);
+  if (contents.kind !== 'empty') {
+    const mode = (await stat(join(directory, F.caKey))).mode;
+    if ((mode & 0o077) !== 0) {
+      options.log?.(
+        `warning: ${join(directory, F.caKey)} is readable by others (mode ${(mode & 0o777).toString(8)})`,
+      );
+    }
+    return contents.kind === 'plug-in' ? contents : { ...contents, created: false };
+  }
+  const ecdsa = options.ecdsa;
+  const key: P256Key = (ecdsa ?? nobleEcdsaP256).generateKey();
+  const ca = CertificateAuthority.createRoot({
+    trustDomain: options.trustDomain,
+    key,
+    ...(ecdsa ? { ecdsa } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  try {
+    await mkdir(directory, { recursive: true, mode: 0o700 });
+    // Key first: a crash between the two renames leaves `incomplete`, which is refused, never a cert without its key in use.
+    await writeFileAtomic(join(directory, F.caKey), exportPrivateKeyPem(key), 0o600);
+    await writeFileAtomic(join(directory, F.caCert), ca.chain[0]!.pem, 0o644);
+  } catch (cause) {
+    fail('write-failed', `cannot write the new root to ${directory}: ${(cause as Error).message}`, cause);
+  }
+  return { kind: 'self-signed', ca, created: true };
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return fail('unreadable', `cannot read ${path}: ${(error as Error).message}`, error);
+  }
+}
+
+function parseKey(text: string): P256Key {
+  // `openssl ecparam -genkey` writes the curve as an `EC PARAMETERS` block before the key.
+  const withoutParameters = text.replace(
+    /-----BEGIN EC PARAMETERS-----[\s\S]*?-----END EC PARAMETERS-----\s*/g,
+    '',
+  );
+  try {
+    return importPrivateKey(withoutParameters);
+  } catch (cause) {
+    return fail(
+      'bad-key',
+      `${F.caKey} is not a P-256 private key in PEM (PKCS#8 or SEC 1): ${(cause as Error).message}`,
+      cause,
+    );
+  }
+}
+
+function parseCerts(text: string, file: string): CertificateInfo[] {
+  try {
+    return parseCertificateChain(text);
+  } catch (cause) {
+    return fail(
+      'bad-cert',
+      `${file} does not hold ECDSA P-256 certificates in PEM: ${(cause as Error).message}`,
+      cause,
+    );
+  }
+}
+
+function checkValidity(chain: readonly CertificateInfo[], now: number, file: string): void {
+  for (const cert of chain) {
+    if (now >= cert.notAfter.getTime()) {
+      fail(
+        'expired',
+        `a certificate of ${file} (serial ${cert.serialNumber}) expired at ${cert.notAfter.toISOString()}`,
+      );
+    }
+    if (now < cert.notBefore.getTime()) {
+      fail(
+        'not-yet-valid',
+        `a certificate of ${file} (serial ${cert.serialNumber}) is not valid before ${cert.notBefore.toISOString()}`,
+      );
+    }
+  }
+}
+
+/** Maps the CA's own configuration rules to the directory's reasons. */
+function build(make: () => CertificateAuthority): CertificateAuthority {
+  try {
+    return make();
+  } catch (cause) {
+    if (!(cause instanceof IdentityError)) throw cause;
+    const reasons: Record<string, CaDirectoryProblem> = {
+      'key-mismatch': 'key-mismatch',
+      'not-ca': 'not-ca',
+      'chain-order': 'chain',
+      root: 'chain',
+    };
+    const detail =
+      cause.rule === 'key-mismatch'
+        ? `${F.caKey} does not match ${F.caCert}`
+        : cause.rule === 'not-ca'
+          ? `${F.caCert} is not a CA certificate (basicConstraints CA:TRUE and keyUsage keyCertSign are required)`
+          : cause.message;
+    return fail(reasons[cause.rule ?? ''] ?? 'bad-cert', detail, cause);
+  }
+}
+
+function selfIssued(cert: CertificateInfo): boolean {
+  return equalBytes(cert.subjectDer, cert.issuerDer);
+}
+
+function sameCert(a: CertificateInfo, b: CertificateInfo): boolean {
+  return equalBytes(a.der, b.der);
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
