@@ -1,4 +1,5 @@
 import { AmeshError, type AmeshErrorOptions } from '@amesh/errors';
+import type { CaDirectoryProblem } from '@amesh/mtls-identity';
 
 /**
  * Stable codes of the control plane's own errors. Match on these, never on
@@ -13,27 +14,6 @@ export type ControlPlaneErrorCode =
   | 'CONTROL_PLANE_ERR_CONFIG';
 
 /**
- * Why a CA directory was refused (`reason` of a `CONTROL_PLANE_ERR_CA_DIR`
- * error): `incomplete` (a file of the pair is missing), `unreadable`,
- * `bad-key` / `bad-cert` (not a P-256 key / ECDSA P-256 certificate in PEM),
- * `key-mismatch`, `not-ca`, `expired`, `not-yet-valid`, `chain` (the chain
- * does not link up), `untrusted-root` (the chain ends at a root not in
- * `root-cert.pem`), `write-failed`.
- */
-export type CaDirectoryProblem =
-  | 'incomplete'
-  | 'unreadable'
-  | 'bad-key'
-  | 'bad-cert'
-  | 'key-mismatch'
-  | 'not-ca'
-  | 'expired'
-  | 'not-yet-valid'
-  | 'chain'
-  | 'untrusted-root'
-  | 'write-failed';
-
-/**
  * Every error the control plane throws for bad configuration or state.
  *
  * @example
@@ -43,7 +23,7 @@ export type CaDirectoryProblem =
  * ```
  */
 export class ControlPlaneError extends AmeshError<ControlPlaneErrorCode> {
-  /** For `CONTROL_PLANE_ERR_CA_DIR`: which rule the directory broke. */
+  /** For `CONTROL_PLANE_ERR_CA_DIR`: which rule the directory broke (see `CaDirectoryProblem` in `@amesh/mtls-identity`). */
   readonly reason: CaDirectoryProblem | undefined;
 
   /**

@@ -10,10 +10,8 @@ export {
 } from './run-control-plane.js';
 export type { ControlPlaneConfig, RunningControlPlane } from './run-control-plane.js';
 export { analyzeDirectory } from './analyze-directory.js';
-export { CA_DIRECTORY_FILES, caFromDirectoryFiles, openCaDirectory } from './ca-directory.js';
-export type { CaDirectoryContents, CaDirectoryFiles, CaDirectoryOptions, OpenedCa } from './ca-directory.js';
 export { ControlPlaneError } from './errors.js';
-export type { CaDirectoryProblem, ControlPlaneErrorCode } from './errors.js';
+export type { ControlPlaneErrorCode } from './errors.js';
 export {
   REDIRECTION_STATE_FILE,
   RedirectionStateFile,

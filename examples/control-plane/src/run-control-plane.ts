@@ -24,18 +24,24 @@ import { DirectorySource } from '@amesh/mesh-config/node';
 import {
   bearerTokenAuthenticator,
   buildCsr,
+  type CaDirectoryProblem,
   CaService,
   CertificateAuthority,
   exportPrivateKeyPem,
+  IdentityError,
   parseSpiffeId,
 } from '@amesh/mtls-identity';
-import { addCaService, grpcServerCredentials, nodeEcdsaP256 } from '@amesh/mtls-identity/node';
+import {
+  addCaService,
+  grpcServerCredentials,
+  nodeEcdsaP256,
+  openCaDirectory,
+} from '@amesh/mtls-identity/node';
 import { MetricsRegistry } from '@amesh/telemetry';
 import { metricsRequestListener } from '@amesh/telemetry/node';
 import { encodeAddress, encodeAuthorization, TypeUrl } from '@amesh/xds-types';
 import type { Address, Authorization, DeepPartial } from '@amesh/xds-types';
 import { XdsServer } from '@amesh/xds-server/node';
-import { openCaDirectory } from './ca-directory.js';
 import { ControlPlaneError } from './errors.js';
 import { REDIRECTION_STATE_FILE, RedirectionStateFile } from './redirection-state-file.js';
 import {
@@ -211,7 +217,15 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
   let ca: CertificateAuthority;
   let caKind: RunningControlPlane['caKind'];
   if (caDir) {
-    const opened = await openCaDirectory(caDir, { trustDomain, ecdsa: nodeEcdsaP256, log });
+    const opened = await openCaDirectory(caDir, { trustDomain, ecdsa: nodeEcdsaP256, log }).catch(
+      (cause: unknown) => {
+        if (!(cause instanceof IdentityError) || cause.code !== 'IDENTITY_ERR_CA_CONFIG') throw cause;
+        throw new ControlPlaneError('CONTROL_PLANE_ERR_CA_DIR', cause.message, {
+          reason: cause.rule as CaDirectoryProblem,
+          cause,
+        });
+      },
+    );
     ca = opened.ca;
     caKind =
       opened.kind === 'plug-in' ? 'plug-in' : opened.created ? 'self-signed-created' : 'self-signed-loaded';

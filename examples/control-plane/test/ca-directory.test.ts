@@ -1,8 +1,14 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCertificate, parseCertificateChain, verifyCertificateChain } from '@amesh/mtls-identity';
+import {
+  CA_DIRECTORY_FILES,
+  caFromDirectoryFiles,
+  parseCertificate,
+  parseCertificateChain,
+  verifyCertificateChain,
+} from '@amesh/mtls-identity';
 import { describe, expect, it } from 'vitest';
-import { CA_DIRECTORY_FILES, ControlPlaneError, caFromDirectoryFiles } from '../src/index.js';
+import { ControlPlaneError } from '../src/index.js';
 import {
   hasOpenssl,
   namespaceYaml,
@@ -303,7 +309,7 @@ describe.skipIf(!hasOpenssl)('CA directory: clear errors for unusable files', ()
     const hierarchy = makeHierarchy(work, { depth: 1, keyFormat: 'pkcs8', extensions: 'v3_not_ca' });
     const caDir = pluginDirectory(work, hierarchy);
     expect(() => caFromDirectoryFiles(files(caDir), { trustDomain: 'cluster.local' })).toThrow(
-      expect.objectContaining({ code: 'CONTROL_PLANE_ERR_CA_DIR', reason: 'not-ca' }),
+      expect.objectContaining({ code: 'IDENTITY_ERR_CA_CONFIG', rule: 'not-ca' }),
     );
   });
 
@@ -316,8 +322,8 @@ describe.skipIf(!hasOpenssl)('CA directory: clear errors for unusable files', ()
       caFromDirectoryFiles(files(caDir), { trustDomain: 'cluster.local', now: () => notAfter + 1000 }),
     ).toThrow(
       expect.objectContaining({
-        code: 'CONTROL_PLANE_ERR_CA_DIR',
-        reason: 'expired',
+        code: 'IDENTITY_ERR_CA_CONFIG',
+        rule: 'expired',
         message: expect.stringContaining(new Date(notAfter).toISOString()),
       }),
     );
@@ -335,7 +341,7 @@ describe.skipIf(!hasOpenssl)('CA directory: clear errors for unusable files', ()
     const caDir = pluginDirectory(work, hierarchy);
     writeFileSync(join(caDir, CA_DIRECTORY_FILES.rootCert), read(other, 'root-cert.pem'));
     expect(() => caFromDirectoryFiles(files(caDir), { trustDomain: 'cluster.local' })).toThrow(
-      expect.objectContaining({ code: 'CONTROL_PLANE_ERR_CA_DIR', reason: 'untrusted-root' }),
+      expect.objectContaining({ code: 'IDENTITY_ERR_CA_CONFIG', rule: 'untrusted-root' }),
     );
   });
 
@@ -346,13 +352,13 @@ describe.skipIf(!hasOpenssl)('CA directory: clear errors for unusable files', ()
     const key = read(work, hierarchy.keys[0]!);
     const td = { trustDomain: 'cluster.local' };
     expect(() => caFromDirectoryFiles({ caKey: key }, td)).toThrow(
-      expect.objectContaining({ reason: 'incomplete' }),
+      expect.objectContaining({ rule: 'incomplete' }),
     );
     expect(() => caFromDirectoryFiles({ caCert: cert, caKey: 'not a key' }, td)).toThrow(
-      expect.objectContaining({ reason: 'bad-key' }),
+      expect.objectContaining({ rule: 'bad-key' }),
     );
     expect(() => caFromDirectoryFiles({ caCert: cert, caKey: key }, td)).toThrow(
-      expect.objectContaining({ reason: 'incomplete', message: expect.stringContaining('root-cert.pem') }),
+      expect.objectContaining({ rule: 'incomplete', message: expect.stringContaining('root-cert.pem') }),
     );
     // Istio's istio-ca-secret leaves root-cert.pem and cert-chain.pem empty: that is the self-signed layout.
     const rootOnly = caFromDirectoryFiles(

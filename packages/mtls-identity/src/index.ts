@@ -40,6 +40,14 @@ export type {
   PluggedCaOptions,
   SelfSignedCaOptions,
 } from './ca.js';
+export { CA_DIRECTORY_FILES, caFromDirectoryFiles } from './ca-directory.js';
+export type {
+  CaDirectoryContents,
+  CaDirectoryFiles,
+  CaDirectoryOptions,
+  CaDirectoryProblem,
+  OpenedCa,
+} from './ca-directory.js';
 export { systemClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { CertificateManager } from './certificate-manager.js';

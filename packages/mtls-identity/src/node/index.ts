@@ -1,8 +1,10 @@
 /**
  * Node glue of `@amesh/mtls-identity`: an OpenSSL-backed ECDSA provider,
- * HBONE TLS 1.3 contexts and peer identity, and the Istio CA over gRPC.
+ * HBONE TLS 1.3 contexts and peer identity, the Istio CA over gRPC, and
+ * Istio's CA directories (`cacerts`) on disk.
  * @packageDocumentation
  */
+export { openCaDirectory } from './ca-directory.js';
 export { nodeEcdsaP256 } from './ecdsa.js';
 export {
   HBONE_ALPN,

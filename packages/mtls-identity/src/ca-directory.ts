@@ -1,18 +1,32 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import {
-  type CertificateInfo,
-  CertificateAuthority,
-  type EcdsaP256,
-  exportPrivateKeyPem,
-  IdentityError,
-  importPrivateKey,
-  nobleEcdsaP256,
-  type P256Key,
-  parseCertificateChain,
-} from '@amesh/mtls-identity';
-import { writeFileAtomic } from './atomic-file.js';
-import { type CaDirectoryProblem, ControlPlaneError } from './errors.js';
+/**
+ * Istio's CA directory layouts (plug-in `cacerts`, self-signed
+ * `istio-ca-secret`) read into a {@link CertificateAuthority}, pure.
+ */
+import { CertificateAuthority } from './ca.js';
+import { type CertificateInfo, parseCertificateChain } from './certificate.js';
+import { IdentityError } from './errors.js';
+import { type EcdsaP256, importPrivateKey, type P256Key } from './keys.js';
+
+/**
+ * Why a CA directory was refused (the `rule` of its
+ * `IDENTITY_ERR_CA_CONFIG` error): `incomplete` (a file of the pair is
+ * missing), `unreadable`, `bad-key` / `bad-cert` (not a P-256 key / ECDSA
+ * P-256 certificate in PEM), `key-mismatch`, `not-ca`, `expired`,
+ * `not-yet-valid`, `chain` (the chain does not link up), `untrusted-root`
+ * (the chain ends at a root not in `root-cert.pem`), `write-failed`.
+ */
+export type CaDirectoryProblem =
+  | 'incomplete'
+  | 'unreadable'
+  | 'bad-key'
+  | 'bad-cert'
+  | 'key-mismatch'
+  | 'not-ca'
+  | 'expired'
+  | 'not-yet-valid'
+  | 'chain'
+  | 'untrusted-root'
+  | 'write-failed';
 
 /**
  * File names of a CA directory: Istio's plug-in CA layout (the `cacerts`
@@ -34,7 +48,7 @@ export interface CaDirectoryFiles {
   readonly certChain?: string | undefined;
 }
 
-/** Options shared by {@link caFromDirectoryFiles} and {@link openCaDirectory}. */
+/** Options of {@link caFromDirectoryFiles} (and `openCaDirectory` in `./node`). */
 export interface CaDirectoryOptions {
   readonly trustDomain: string;
   readonly ecdsa?: EcdsaP256;
@@ -52,17 +66,22 @@ export type CaDirectoryContents =
   | { readonly kind: 'self-signed'; readonly ca: CertificateAuthority }
   | { readonly kind: 'empty' };
 
-/** How {@link openCaDirectory} got its CA. */
+/** How `openCaDirectory` (in `./node`) got its CA. */
 export type OpenedCa =
   | { readonly kind: 'plug-in'; readonly ca: CertificateAuthority }
   | { readonly kind: 'self-signed'; readonly ca: CertificateAuthority; readonly created: boolean };
 
-const fail = (reason: CaDirectoryProblem, message: string, cause?: unknown): never => {
-  throw new ControlPlaneError('CONTROL_PLANE_ERR_CA_DIR', `CA directory: ${message}`, {
-    reason,
+/**
+ * Throws the `IDENTITY_ERR_CA_CONFIG` error of a refused CA directory.
+ * @internal
+ */
+export const failCaDirectory = (reason: CaDirectoryProblem, message: string, cause?: unknown): never => {
+  throw new IdentityError('IDENTITY_ERR_CA_CONFIG', `CA directory: ${message}`, {
+    rule: reason,
     ...(cause === undefined ? {} : { cause }),
   });
 };
+const fail = failCaDirectory;
 
 const F = CA_DIRECTORY_FILES;
 
@@ -80,7 +99,7 @@ const F = CA_DIRECTORY_FILES;
  *
  * An `EC PARAMETERS` block in front of the key (what `openssl ecparam
  * -genkey` writes without `-noout`) is skipped.
- * @throws {ControlPlaneError} `CONTROL_PLANE_ERR_CA_DIR` with a {@link CaDirectoryProblem} reason
+ * @throws {IdentityError} `IDENTITY_ERR_CA_CONFIG` whose `rule` is a {@link CaDirectoryProblem}
  */
 export function caFromDirectoryFiles(
   files: CaDirectoryFiles,
@@ -151,62 +170,6 @@ export function caFromDirectoryFiles(
       }),
     ),
   };
-}
-
-/**
- * Opens a CA directory (`--ca-dir`): a plug-in CA or a persisted
- * self-signed root as {@link caFromDirectoryFiles} reads them; when the
- * directory holds none, creates a self-signed root and writes `ca-key.pem`
- * (mode 0600) and `ca-cert.pem` there, each atomically (temporary file,
- * fsync, rename), so the next start signs with the same root.
- * @throws {ControlPlaneError} `CONTROL_PLANE_ERR_CA_DIR`
- */
-export async function openCaDirectory(
-  directory: string,
-  options: CaDirectoryOptions & { readonly log?: (line: string) => void },
-): Promise<OpenedCa> {
-  const files = {
-    caCert: await readIfExists(join(directory, F.caCert)),
-    caKey: await readIfExists(join(directory, F.caKey)),
-    rootCert: await readIfExists(join(directory, F.rootCert)),
-    certChain: await readIfExists(join(directory, F.certChain)),
-  };
-  const contents = caFromDirectoryFiles(files, options);
-  if (contents.kind !== 'empty') {
-    const mode = (await stat(join(directory, F.caKey))).mode;
-    if ((mode & 0o077) !== 0) {
-      options.log?.(
-        `warning: ${join(directory, F.caKey)} is readable by others (mode ${(mode & 0o777).toString(8)})`,
-      );
-    }
-    return contents.kind === 'plug-in' ? contents : { ...contents, created: false };
-  }
-  const ecdsa = options.ecdsa;
-  const key: P256Key = (ecdsa ?? nobleEcdsaP256).generateKey();
-  const ca = CertificateAuthority.createRoot({
-    trustDomain: options.trustDomain,
-    key,
-    ...(ecdsa ? { ecdsa } : {}),
-    ...(options.now ? { now: options.now } : {}),
-  });
-  try {
-    await mkdir(directory, { recursive: true, mode: 0o700 });
-    // Key first: a crash between the two renames leaves `incomplete`, which is refused, never a cert without its key in use.
-    await writeFileAtomic(join(directory, F.caKey), exportPrivateKeyPem(key), 0o600);
-    await writeFileAtomic(join(directory, F.caCert), ca.chain[0]!.pem, 0o644);
-  } catch (cause) {
-    fail('write-failed', `cannot write the new root to ${directory}: ${(cause as Error).message}`, cause);
-  }
-  return { kind: 'self-signed', ca, created: true };
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    return fail('unreadable', `cannot read ${path}: ${(error as Error).message}`, error);
-  }
 }
 
 function parseKey(text: string): P256Key {
