@@ -4,7 +4,8 @@ import { selfSignedCertificate } from '../loopback.js';
 import type { Contender, Sample } from '../runner.js';
 import { startHaproxyChain } from './haproxy-chain.js';
 import { rssKiB } from './processes.js';
-import { MESH, startZtunnelPair } from './ztunnel-pair.js';
+import { MESH, MESH_BASELINE, type MeshAddresses, startZtunnelPair } from './ztunnel-pair.js';
+import { BASELINE_DIR } from './baseline.js';
 
 /** Opens one client connection to the server pod through a contender's path. */
 export type Connect = () => Promise<net.Socket>;
@@ -30,15 +31,34 @@ export interface PodServer {
  * gets a way to connect and the pid whose CPU counts as proxy CPU.
  */
 export function l4Contenders(
-  server: () => Promise<PodServer>,
+  server: (host: string) => Promise<PodServer>,
   round: (connect: Connect, proxyPid: number | undefined, proxy: ProxyProcess) => Promise<Sample>,
 ): Contender[] {
   const { key, cert } = selfSignedCertificate();
+  const amesh = (name: string, mesh: MeshAddresses, baseline: string | undefined): Contender => ({
+    name,
+    async start() {
+      const s = await server(mesh.server);
+      const pair = await startZtunnelPair(baseline ? { baseline, mesh } : { mesh });
+      const connect: Connect = () =>
+        connectViaSocks5(
+          { host: mesh.server, port: s.port },
+          { proxyHost: mesh.socks, proxyPort: pair.socksPort, localAddress: mesh.client },
+        );
+      return {
+        round: () => round(connect, pair.pid, pair),
+        close: async () => {
+          await pair.close();
+          await s.close();
+        },
+      };
+    },
+  });
   return [
     {
       name: 'direct',
       async start() {
-        const s = await server();
+        const s = await server(MESH.server);
         const connect: Connect = async () =>
           net.connect({ host: MESH.server, port: s.port, localAddress: MESH.client, allowHalfOpen: true });
         const none: ProxyProcess = { pid: undefined, memoryKiB: async () => 0 };
@@ -48,7 +68,7 @@ export function l4Contenders(
     {
       name: 'haproxy-chain',
       async start() {
-        const s = await server();
+        const s = await server(MESH.server);
         const chain = await startHaproxyChain({ cert, key, sinkHost: MESH.server, sinkPort: s.port });
         const connect: Connect = async () =>
           net.connect({ host: '127.0.0.1', port: chain.entryPort, allowHalfOpen: true });
@@ -62,24 +82,8 @@ export function l4Contenders(
         };
       },
     },
-    {
-      name: 'amesh-ztunnels',
-      async start() {
-        const s = await server();
-        const pair = await startZtunnelPair();
-        const connect: Connect = () =>
-          connectViaSocks5(
-            { host: MESH.server, port: s.port },
-            { proxyHost: MESH.socks, proxyPort: pair.socksPort, localAddress: MESH.client },
-          );
-        return {
-          round: () => round(connect, pair.pid, pair),
-          close: async () => {
-            await pair.close();
-            await s.close();
-          },
-        };
-      },
-    },
+    // With AMESH_BENCH_BASELINE, an earlier build of the engine runs side by side.
+    ...(BASELINE_DIR ? [amesh('amesh-baseline', MESH_BASELINE, BASELINE_DIR)] : []),
+    amesh('amesh-ztunnels', MESH, undefined),
   ];
 }

@@ -11,7 +11,7 @@ export const SIZE = 1024;
  * client that binds its pod IP would otherwise run out of ports).
  */
 export async function responder(
-  options: { readonly closeAfterReply?: boolean } = {},
+  options: { readonly closeAfterReply?: boolean; readonly host?: string } = {},
 ): Promise<{ port: number; close(): Promise<void> }> {
   const reply = Buffer.alloc(SIZE, 0x62);
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -28,7 +28,7 @@ export async function responder(
     socket.on('end', () => socket.end());
     socket.on('error', () => socket.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, MESH.server, resolve));
+  await new Promise<void>((resolve) => server.listen(0, options.host ?? MESH.server, resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

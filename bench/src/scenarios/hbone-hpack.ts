@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type HeaderField, HpackDecoder, HpackEncoder } from '@amesh/hbone-codec';
 // @ts-expect-error hpack.js ships no types
 import hpackJs from 'hpack.js';
+import { BASELINE_DIR } from '../peers/baseline.js';
 import type { Contender, Sample, Scenario } from '../runner.js';
 
 const BLOCKS = Number(process.env.AMESH_BENCH_BLOCKS ?? 20_000);
@@ -57,14 +60,16 @@ export default function hboneHpack(): Scenario {
   const digest = (all: Array<[string, string]>): string =>
     createHash('sha256').update(JSON.stringify(all)).digest('hex');
 
-  const amesh: Contender = {
-    name: 'amesh',
+  type Codec = { HpackEncoder: typeof HpackEncoder; HpackDecoder: typeof HpackDecoder };
+  const ameshWith = (name: string, load: () => Promise<Codec>): Contender => ({
+    name,
     async start() {
+      const codec = await load();
       return {
         round: async () =>
           sample(() => {
-            const encoder = new HpackEncoder();
-            const decoder = new HpackDecoder();
+            const encoder = new codec.HpackEncoder();
+            const decoder = new codec.HpackDecoder();
             const out: Array<[string, string]> = [];
             for (const b of blocks)
               for (const h of decoder.decode(encoder.encode(b)).headers) out.push([h[0], h[1]]);
@@ -73,7 +78,21 @@ export default function hboneHpack(): Scenario {
         close: async () => {},
       };
     },
-  };
+  });
+  const amesh = ameshWith('amesh', async () => ({ HpackEncoder, HpackDecoder }));
+  // With AMESH_BENCH_BASELINE, an earlier build of the codec runs side by side.
+  const baselineDir = BASELINE_DIR;
+  const baseline = baselineDir
+    ? [
+        ameshWith(
+          'amesh-baseline',
+          async () =>
+            (await import(
+              pathToFileURL(join(baselineDir, 'node_modules/@amesh/hbone-codec/dist/index.js')).href
+            )) as Codec,
+        ),
+      ]
+    : [];
 
   const theirs: Contender = {
     name: 'hpack.js',
@@ -101,7 +120,7 @@ export default function hboneHpack(): Scenario {
     name: 'hbone-hpack',
     description: `HPACK encode + decode of ${BLOCKS} HBONE CONNECT header blocks (5 fields, dynamic table, Huffman)`,
     metrics: [{ name: 'rate', unit: 'k blocks/s', better: 'higher' }],
-    contenders: [amesh, theirs],
+    contenders: [...baseline, amesh, theirs],
     defaultRounds: 7,
   };
 }

@@ -16,9 +16,9 @@ const TOTAL = Number(process.env.AMESH_BENCH_BYTES ?? 256 * 1024 * 1024);
  */
 export default function l4MeshBulk(): Scenario {
   const chunk = payloadChunk();
-  const sink = async () => {
+  const sink = async (host: string = MESH.server) => {
     const server = net.createServer({ allowHalfOpen: true }, handleSink);
-    await new Promise<void>((resolve) => server.listen(0, MESH.server, resolve));
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
     return {
       port: (server.address() as net.AddressInfo).port,
       close: () => new Promise<void>((resolve) => server.close(() => resolve())),

@@ -42,7 +42,7 @@ export default function l4MeshConn(): Scenario {
       { name: 'proxy-cpu', unit: 'proxy CPU s per 1000 conn', better: 'lower' },
     ],
     contenders: l4Contenders(
-      () => responder({ closeAfterReply: true }),
+      (host) => responder({ closeAfterReply: true, host }),
       async (connect, pid) => {
         const cpu = cpuSeconds(pid);
         const start = process.hrtime.bigint();

@@ -45,7 +45,7 @@ export default function l4MeshMem(): Scenario {
       },
     ],
     contenders: l4Contenders(
-      () => responder(),
+      (host) => responder({ host }),
       async (connect, _pid, proxy) => {
         const idleRss = rssKiB(proxy.pid);
         const idle = await proxy.memoryKiB();

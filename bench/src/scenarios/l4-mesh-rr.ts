@@ -58,7 +58,7 @@ export default function l4MeshRr(): Scenario {
       { name: 'proxy-cpu', unit: 'proxy CPU s per 1000 req, = vCPU at 1000 req/s', better: 'lower' },
     ],
     contenders: l4Contenders(
-      () => responder(),
+      (host) => responder({ host }),
       async (connect, pid) => {
         const socket = await connect();
         const cpu = cpuSeconds(pid);

@@ -63,6 +63,14 @@ describe('forwarded (RFC 7239)', () => {
     expect(buildForwarded({ for: forwardedNode('fd00::1', 5) })).toBe('for="[fd00::1]:5"');
   });
 
+  it('escapes quotes and backslashes, quotes non-token values, and round-trips through the parser', () => {
+    const element = { for: 'a"b\\c', by: 'x', host: 'we ird', proto: 'https' };
+    const header = buildForwarded(element);
+    expect(header).toBe('for="a\\"b\\\\c";by="x";host="we ird";proto=https');
+    expect(parseForwarded(header)).toEqual([element]);
+    expect(buildForwarded({})).toBe('');
+  });
+
   it('parses elements, quoted strings and escapes', () => {
     expect(parseForwarded('for="[fd00::1]:5";host=a.b, for=192.0.2.60;proto=http')).toEqual([
       { for: '[fd00::1]:5', host: 'a.b' },
@@ -132,6 +140,12 @@ describe('traceparent (W3C Trace Context §3.2)', () => {
     expect(buildTraceParent({ random: (n) => Buffer.alloc(n, 0xab) })).toBe(
       `00-${'ab'.repeat(16)}-${'ab'.repeat(8)}-00`,
     );
+  });
+
+  it('still refuses a malformed header built from bad input or a short random source', () => {
+    expect(() => buildTraceParent({ traceId: 'XYZ' })).toThrow(/traceparent/);
+    expect(() => buildTraceParent({ flags: 0x1ff })).toThrow(/traceparent/);
+    expect(() => buildTraceParent({ random: (n) => Buffer.alloc(n - 1, 0xab) })).toThrow(/traceparent/);
   });
 
   it('parses a valid header', () => {

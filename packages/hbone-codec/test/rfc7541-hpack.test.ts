@@ -11,6 +11,7 @@ import {
   huffmanEncodedLength,
   huffmanEncodeInto,
 } from '../src/index.js';
+import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from '../src/hpack/huffman-table.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -122,6 +123,81 @@ describe('RFC 7541 §5.2: Huffman', () => {
     expect(() => huffmanDecode(hex('1fff'))).toThrow(HpackError);
     expect(() => huffmanDecode(hex('18'))).toThrowError(/EOS prefix/);
     expect(() => huffmanDecode(hex('ffffffff'))).toThrowError(/EOS/);
+  });
+});
+
+/** A bit-at-a-time reference decoder straight from the Appendix B code table. */
+function referenceHuffmanDecode(input: Buffer): string {
+  const codes = new Map<string, number>();
+  for (let s = 0; s < 257; s++)
+    codes.set(HUFFMAN_CODES[s]!.toString(2).padStart(HUFFMAN_LENGTHS[s]!, '0'), s);
+  let out = '';
+  let bits = '';
+  for (const byte of input) {
+    for (const bit of byte.toString(2).padStart(8, '0')) {
+      bits += bit;
+      const symbol = codes.get(bits);
+      if (symbol === undefined) continue;
+      if (symbol === 256) throw new Error('EOS');
+      out += String.fromCharCode(symbol);
+      bits = '';
+    }
+  }
+  if (bits.length > 7) throw new Error('padding longer than 7 bits');
+  if (bits.includes('0')) throw new Error('padding is not the EOS prefix');
+  return out;
+}
+
+describe('RFC 7541 §5.2: Huffman decoding four bits at a time', () => {
+  it('agrees with a bit-at-a-time decoder on valid strings and on arbitrary bytes', () => {
+    const outcome = (f: () => string): string => {
+      try {
+        return `ok:${f()}`;
+      } catch (error) {
+        const m = (error as Error).message;
+        return `error:${/EOS prefix/.test(m) ? 'prefix' : /longer than 7/.test(m) ? 'long' : /EOS/.test(m) ? 'eos' : m}`;
+      }
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const raw = Buffer.from(bytes);
+        const encoded = Buffer.alloc(huffmanEncodedLength(raw));
+        huffmanEncodeInto(raw, encoded, 0);
+        expect(huffmanDecode(encoded).equals(raw)).toBe(true);
+        expect(outcome(() => huffmanDecode(raw).toString('latin1'))).toBe(
+          outcome(() => referenceHuffmanDecode(raw)),
+        );
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('HPACK encoder output buffers', () => {
+  it('returns independent blocks, including ones larger than its scratch space', () => {
+    const encoder = new HpackEncoder();
+    const decoder = new HpackDecoder({ maxHeaderListSize: 1 << 20 });
+    const big = 'x'.repeat(100_000);
+    const first = encoder.encode([
+      [':method', 'CONNECT'],
+      [':authority', '10.0.0.2:8080'],
+      ['x-big', big],
+    ]);
+    const copy = Buffer.from(first);
+    const second = encoder.encode([
+      [':method', 'CONNECT'],
+      ['traceparent', '00-'.padEnd(55, 'a')],
+    ]);
+    expect(first.equals(copy)).toBe(true);
+    expect(decoder.decode(first).headers).toEqual([
+      [':method', 'CONNECT'],
+      [':authority', '10.0.0.2:8080'],
+      ['x-big', big],
+    ]);
+    expect(decoder.decode(second).headers).toEqual([
+      [':method', 'CONNECT'],
+      ['traceparent', '00-'.padEnd(55, 'a')],
+    ]);
   });
 });
 

@@ -167,6 +167,58 @@ describe('ztunnel in local mode: two nodes, SOCKS5 in, HBONE across', () => {
     again.destroy();
   });
 
+  it('a policy change cuts exactly the connections it now denies: namespace, workload-selector, global', async () => {
+    const env = await setup();
+    await app(env.serverIp, 8080);
+    const open = async (): Promise<{ socket: net.Socket; closed: Promise<unknown> }> => {
+      const socket = await dial(env, env.vip, 80);
+      socket.write('ping');
+      await readUntil(socket, 'PING');
+      return { socket, closed: new Promise((r) => socket.on('close', r)) };
+    };
+    const stillOpen = async (socket: net.Socket, word: string): Promise<void> => {
+      socket.write(word);
+      expect(await readUntil(socket, word.toUpperCase())).toContain(word.toUpperCase());
+    };
+    const denyAll = { action: 'DENY' as const, rules: [{ clauses: [] }] };
+
+    // Another namespace's policy, and a selector policy the server does not list: nothing is cut.
+    const first = await open();
+    env.mesh.apply.policy(policy('deny-other', { namespace: 'other', scope: 'NAMESPACE', ...denyAll }));
+    env.mesh.apply.policy(policy('deny-selected', { scope: 'WORKLOAD_SELECTOR', ...denyAll }));
+    await stillOpen(first.socket, 'unrelated');
+
+    // The server's workload now lists the selector policy (a workload change): cut.
+    const server = env.mesh.stores[1]!.workload('server')!;
+    env.mesh.apply.workload({ ...server, authorizationPolicies: ['default/deny-selected'] });
+    await first.closed;
+    env.mesh.apply.workload(server);
+
+    // A namespace policy of the server's namespace: cut; removing it lets new connections through.
+    const second = await open();
+    env.mesh.apply.policy(policy('deny-here', { scope: 'NAMESPACE', ...denyAll }));
+    await second.closed;
+    env.mesh.apply.policy('default/deny-here');
+
+    // A GLOBAL policy outside the root namespace acts as a namespace policy of its own namespace.
+    const third = await open();
+    env.mesh.apply.policy(policy('global-other', { namespace: 'other', scope: 'GLOBAL', ...denyAll }));
+    await stillOpen(third.socket, 'still');
+    // A GLOBAL policy of the root namespace applies mesh-wide: cut.
+    env.mesh.apply.policy(policy('deny-mesh', { namespace: 'istio-system', scope: 'GLOBAL', ...denyAll }));
+    await third.closed;
+    env.mesh.apply.policy('istio-system/deny-mesh');
+
+    // Replacing a denying selector policy by an allowing one re-checks with the new version.
+    env.mesh.apply.workload({ ...server, authorizationPolicies: ['default/deny-selected'] });
+    await expect(dial(env, env.vip, 80)).rejects.toThrow(/reply 2/);
+    env.mesh.apply.policy(policy('deny-selected', { scope: 'WORKLOAD_SELECTOR', action: 'DENY', rules: [] }));
+    const fourth = await open();
+    await stillOpen(fourth.socket, 'allowed');
+    fourth.socket.destroy();
+    await expect.poll(() => env.mesh.logs[1]!.filter((l) => l.includes('policy rejection')).length).toBe(4);
+  });
+
   it('refuses SOCKS5 from an address that is not a pod on this node, and passes non-mesh destinations through', async () => {
     const env = await setup();
     await expect(

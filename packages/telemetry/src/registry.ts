@@ -25,16 +25,21 @@ type Family =
       readonly kind: 'counter' | 'gauge';
       readonly def: MetricDefinition<string>;
       readonly series: Map<string, Series>;
+      /** Series by frozen label object (see {@link cached}). */
+      readonly byObject: WeakMap<object, Series>;
     }
   | {
       readonly kind: 'histogram';
       readonly def: HistogramDefinition<string>;
       readonly series: Map<string, HistogramSeries>;
+      readonly byObject: WeakMap<object, HistogramSeries>;
     };
 
 interface Series {
   readonly labels: string;
   value: number;
+  /** Set when a gauge series is removed, so a cached reference to it is not used again. */
+  removed?: boolean;
 }
 
 interface HistogramSeries {
@@ -42,6 +47,29 @@ interface HistogramSeries {
   readonly counts: number[];
   sum: number;
   count: number;
+  /** Never set: histograms have no `remove` (the field keeps {@link cached} generic). */
+  removed?: boolean;
+}
+
+/**
+ * The series a frozen label object was last resolved to. A frozen object
+ * cannot change, so its key (the label values joined, 23 of them for
+ * Istio's metrics) need not be rebuilt on every `inc`; callers that share
+ * label sets between events (ztunnel's per-peers label cache) pay for the
+ * key once. Unfrozen objects always take the key path: they may have changed.
+ */
+function cached<S extends { removed?: boolean }>(
+  byObject: WeakMap<object, S>,
+  labels: object,
+): S | undefined {
+  if (!Object.isFrozen(labels)) return undefined;
+  const s = byObject.get(labels);
+  return s === undefined || s.removed ? undefined : s;
+}
+
+function remember<S>(byObject: WeakMap<object, S>, labels: object, s: S): S {
+  if (Object.isFrozen(labels)) byObject.set(labels, s);
+  return s;
 }
 
 /** A monotonically increasing counter. */
@@ -90,7 +118,7 @@ export class MetricsRegistry {
    *   `TELEMETRY_ERR_DUPLICATE_METRIC` when the name is taken
    */
   counter<L extends string>(def: MetricDefinition<L>): Counter<L> {
-    const family = this.#register({ kind: 'counter', def, series: new Map() });
+    const family = this.#register({ kind: 'counter', def, series: new Map(), byObject: new WeakMap() });
     return {
       inc: (labels, by = 1) => {
         if (!(by >= 0) || !Number.isFinite(by)) {
@@ -98,13 +126,13 @@ export class MetricsRegistry {
         }
         this.#series(family, labels).value += by;
       },
-      get: (labels) => family.series.get(key(def, labels))?.value ?? 0,
+      get: (labels) => (cached(family.byObject, labels) ?? family.series.get(key(def, labels)))?.value ?? 0,
     };
   }
 
   /** Registers a gauge. @throws {TelemetryError} as {@link MetricsRegistry.counter} */
   gauge<L extends string>(def: MetricDefinition<L>): Gauge<L> {
-    const family = this.#register({ kind: 'gauge', def, series: new Map() });
+    const family = this.#register({ kind: 'gauge', def, series: new Map(), byObject: new WeakMap() });
     return {
       set: (labels, value) => {
         this.#series(family, labels).value = value;
@@ -112,9 +140,12 @@ export class MetricsRegistry {
       add: (labels, delta) => {
         this.#series(family, labels).value += delta;
       },
-      get: (labels) => family.series.get(key(def, labels))?.value ?? 0,
+      get: (labels) => (cached(family.byObject, labels) ?? family.series.get(key(def, labels)))?.value ?? 0,
       remove: (labels) => {
-        family.series.delete(key(def, labels));
+        const k = key(def, labels);
+        const s = family.series.get(k);
+        if (s) s.removed = true;
+        family.series.delete(k);
       },
     };
   }
@@ -130,19 +161,25 @@ export class MetricsRegistry {
         );
       }
     }
-    const family = this.#register({ kind: 'histogram', def, series: new Map() }) as Extract<
-      Family,
-      { kind: 'histogram' }
-    >;
+    const family = this.#register({
+      kind: 'histogram',
+      def,
+      series: new Map(),
+      byObject: new WeakMap(),
+    }) as Extract<Family, { kind: 'histogram' }>;
     return {
       observe: (labels, value) => {
         if (Number.isNaN(value))
           throw new TelemetryError('TELEMETRY_ERR_VALUE', `histogram ${def.name}: NaN`);
-        const k = key(def, labels);
-        let s = family.series.get(k);
+        let s = cached(family.byObject, labels);
         if (!s) {
-          s = { labels: renderLabels(def, labels), counts: def.buckets.map(() => 0), sum: 0, count: 0 };
-          family.series.set(k, s);
+          const k = key(def, labels);
+          s = family.series.get(k);
+          if (!s) {
+            s = { labels: renderLabels(def, labels), counts: def.buckets.map(() => 0), sum: 0, count: 0 };
+            family.series.set(k, s);
+          }
+          remember(family.byObject, labels, s);
         }
         // Cumulative buckets are computed at render time; store per-bucket counts.
         const i = def.buckets.findIndex((b) => value <= b);
@@ -204,13 +241,15 @@ export class MetricsRegistry {
   }
 
   #series(family: Family & { kind: 'counter' | 'gauge' }, labels: Labels<string>): Series {
+    const hit = cached(family.byObject, labels);
+    if (hit) return hit;
     const k = key(family.def, labels);
     let s = family.series.get(k);
     if (!s) {
       s = { labels: renderLabels(family.def, labels), value: 0 };
       family.series.set(k, s);
     }
-    return s;
+    return remember(family.byObject, labels, s);
   }
 }
 

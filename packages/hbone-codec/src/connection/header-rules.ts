@@ -17,6 +17,15 @@ const NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 // RFC 9113 §8.2.1: no NUL, CR or LF; no leading or trailing SP / HTAB.
 const BAD_VALUE = /[\0\r\n]|^[ \t]|[ \t]$/;
 
+interface PseudoFields {
+  ':method': string | undefined;
+  ':scheme': string | undefined;
+  ':authority': string | undefined;
+  ':path': string | undefined;
+  ':protocol': string | undefined;
+  ':status': string | undefined;
+}
+
 /**
  * Checks a header list against RFC 9113 §8.2–§8.3; returns the broken rule,
  * or undefined when the list is well formed. `role` is who *sent* it.
@@ -27,15 +36,25 @@ export function validateHeaderList(
   kind: HeaderBlockKind,
 ): string | undefined {
   let regularSeen = false;
-  const pseudo = new Map<string, string>();
-  for (const [name, value] of headers) {
-    if (name.startsWith(':')) {
+  // The few pseudo-headers there are, in plain fields: one lookup table per block cost more than the check.
+  const pseudo: PseudoFields = {
+    ':method': undefined,
+    ':scheme': undefined,
+    ':authority': undefined,
+    ':path': undefined,
+    ':protocol': undefined,
+    ':status': undefined,
+  };
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    if (name.charCodeAt(0) === 0x3a /* ':' */) {
       if (regularSeen) return `pseudo-header ${name} after a regular field (RFC 9113 §8.3)`;
       if (kind === 'trailers') return `pseudo-header ${name} in trailers (RFC 9113 §8.1)`;
       const allowed = kind === 'request' ? REQUEST_PSEUDO.has(name) : name === ':status';
       if (!allowed) return `pseudo-header ${name} not allowed in a ${kind} (RFC 9113 §8.3)`;
-      if (pseudo.has(name)) return `pseudo-header ${name} repeated (RFC 9113 §8.3)`;
-      pseudo.set(name, value);
+      const known = name as keyof PseudoFields;
+      if (pseudo[known] !== undefined) return `pseudo-header ${name} repeated (RFC 9113 §8.3)`;
+      pseudo[known] = value;
     } else {
       regularSeen = true;
       if (!NAME.test(name))
@@ -47,19 +66,19 @@ export function validateHeaderList(
       return `field ${name} has a forbidden character or surrounding whitespace (RFC 9113 §8.2.1)`;
   }
   if (kind === 'request') {
-    const method = pseudo.get(':method');
+    const method = pseudo[':method'];
     if (method === undefined) return 'request without :method (RFC 9113 §8.3.1)';
-    if (method === 'CONNECT' && !pseudo.has(':protocol')) {
+    if (method === 'CONNECT' && pseudo[':protocol'] === undefined) {
       // RFC 9113 §8.5: CONNECT carries :authority and neither :scheme nor :path.
-      if (!pseudo.get(':authority')) return 'CONNECT without :authority (RFC 9113 §8.5)';
-      if (pseudo.has(':scheme') || pseudo.has(':path'))
+      if (!pseudo[':authority']) return 'CONNECT without :authority (RFC 9113 §8.5)';
+      if (pseudo[':scheme'] !== undefined || pseudo[':path'] !== undefined)
         return 'CONNECT with :scheme or :path (RFC 9113 §8.5)';
     } else {
-      if (!pseudo.has(':scheme')) return 'request without :scheme (RFC 9113 §8.3.1)';
-      if (!pseudo.get(':path')) return 'request without :path (RFC 9113 §8.3.1)';
+      if (pseudo[':scheme'] === undefined) return 'request without :scheme (RFC 9113 §8.3.1)';
+      if (!pseudo[':path']) return 'request without :path (RFC 9113 §8.3.1)';
     }
   } else if (kind === 'response' || kind === 'informational') {
-    const status = pseudo.get(':status');
+    const status = pseudo[':status'];
     if (status === undefined || !/^[1-9][0-9]{2}$/.test(status))
       return 'response without a valid :status (RFC 9113 §8.3.2)';
   }

@@ -12,7 +12,7 @@ export interface ForwardedElement {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function quote(value: string): string {
-  return TOKEN.test(value) ? value : `"${value.replace(/(["\\])/g, '\\$1')}"`;
+  return TOKEN.test(value) ? value : quoted(value);
 }
 
 /**
@@ -22,16 +22,24 @@ function quote(value: string): string {
  *   // 'for="10.0.0.1:4000";host=b.ns.svc.cluster.local'
  */
 export function buildForwarded(element: ForwardedElement): string {
-  const parts: string[] = [];
-  for (const key of ['for', 'by', 'host', 'proto'] as const) {
+  let out = '';
+  for (const key of FORWARDED_KEYS) {
     const value = element[key];
     if (value === undefined) continue;
     // Values with ':' or '[' are not tokens and must be quoted (RFC 7239 §6).
-    parts.push(
-      `${key}=${key === 'for' || key === 'by' ? `"${value.replace(/(["\\])/g, '\\$1')}"` : quote(value)}`,
-    );
+    const encoded = key === 'for' || key === 'by' ? quoted(value) : quote(value);
+    out = out === '' ? `${key}=${encoded}` : `${out};${key}=${encoded}`;
   }
-  return parts.join(';');
+  return out;
+}
+
+const FORWARDED_KEYS = ['for', 'by', 'host', 'proto'] as const;
+
+/** A quoted-string (RFC 7230 §3.2.6): `"` and `\` escaped. */
+function quoted(value: string): string {
+  return value.includes('"') || value.includes('\\')
+    ? `"${value.replace(/(["\\])/g, '\\$1')}"`
+    : `"${value}"`;
 }
 
 /**
@@ -39,7 +47,8 @@ export function buildForwarded(element: ForwardedElement): string {
  * @example forwardedNode('fd00::1', 5000) // '[fd00::1]:5000'
  */
 export function forwardedNode(ip: string, port?: number): string {
-  const host = isIP(ip) === 6 ? `[${ip}]` : ip;
+  // Only an IPv6 address has a ':'; the check spares IPv4 the IPv6 pattern.
+  const host = ip.includes(':') && isIP(ip) === 6 ? `[${ip}]` : ip;
   return port === undefined ? host : `${host}:${port}`;
 }
 

@@ -1,12 +1,19 @@
 import { DynamicTable } from './dynamic-table.js';
 import type { HeaderField } from './hpack-decoder.js';
-import { huffmanEncodedLength, huffmanEncodeInto } from './huffman.js';
+import { huffmanEncodedLengthOf, huffmanEncodeStringInto } from './huffman.js';
 import { STATIC_TABLE } from './static-table.js';
 
-const STATIC_EXACT = new Map<string, number>();
+// Static entries by name, then value: a lookup hashes the (usually constant) name and only
+// hashes the value for the few names the static table lists with values.
+const STATIC_EXACT = new Map<string, Map<string, number>>();
 const STATIC_NAME = new Map<string, number>();
 STATIC_TABLE.forEach(([name, value], i) => {
-  STATIC_EXACT.set(`${name}\0${value}`, i + 1);
+  let values = STATIC_EXACT.get(name);
+  if (!values) {
+    values = new Map();
+    STATIC_EXACT.set(name, values);
+  }
+  if (!values.has(value)) values.set(value, i + 1);
   if (!STATIC_NAME.has(name)) STATIC_NAME.set(name, i + 1);
 });
 
@@ -65,56 +72,94 @@ export class HpackEncoder {
     this.#table.setMaxSize(next);
   }
 
-  /** Encodes one header block. Names must already be lowercase (RFC 9113 §8.2). */
+  /**
+   * Encodes one header block. Names must already be lowercase (RFC 9113 §8.2).
+   * The block is assembled in a scratch buffer shared by all encoders (encoding
+   * is synchronous) and copied out once: no small buffer per field.
+   */
   encode(headers: readonly HeaderField[]): Buffer {
-    const parts: Buffer[] = [];
-    for (const size of this.#pendingUpdates) parts.push(integer(size, 5, 0x20));
+    pos = 0;
+    for (const size of this.#pendingUpdates) writeInteger(size, 5, 0x20);
     this.#pendingUpdates = [];
-    for (const [name, value] of headers) {
-      const exact = STATIC_EXACT.get(`${name}\0${value}`);
+    for (let i = 0; i < headers.length; i++) {
+      const [name, value] = headers[i]!;
+      const exact = STATIC_EXACT.get(name)?.get(value);
       if (exact !== undefined) {
-        parts.push(integer(exact, 7, 0x80));
+        writeInteger(exact, 7, 0x80);
         continue;
       }
       const dynamic = this.#table.find(name, value);
       if (dynamic?.exact) {
-        parts.push(integer(dynamic.index, 7, 0x80));
+        writeInteger(dynamic.index, 7, 0x80);
         continue;
       }
       const nameIndex = STATIC_NAME.get(name) ?? dynamic?.index ?? 0;
       if (NEVER_INDEXED.has(name)) {
-        parts.push(this.#literal(nameIndex, 4, 0x10, name, value));
+        this.#literal(nameIndex, 4, 0x10, name, value);
       } else if (NOT_INDEXED.has(name)) {
-        parts.push(this.#literal(nameIndex, 4, 0x00, name, value));
+        this.#literal(nameIndex, 4, 0x00, name, value);
       } else {
-        parts.push(this.#literal(nameIndex, 6, 0x40, name, value));
+        this.#literal(nameIndex, 6, 0x40, name, value);
         this.#table.add(name, value);
       }
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const block = Buffer.allocUnsafe(pos);
+    scratch.copy(block, 0, 0, pos);
+    // A rare huge block must not pin a huge scratch buffer for the life of the process.
+    if (scratch.length > MAX_KEPT_SCRATCH) scratch = Buffer.allocUnsafe(INITIAL_SCRATCH);
+    return block;
   }
 
-  #literal(nameIndex: number, prefix: number, pattern: number, name: string, value: string): Buffer {
-    const head = integer(nameIndex, prefix, pattern);
-    return nameIndex === 0
-      ? Buffer.concat([head, this.#string(name), this.#string(value)])
-      : Buffer.concat([head, this.#string(value)]);
+  #literal(nameIndex: number, prefix: number, pattern: number, name: string, value: string): void {
+    writeInteger(nameIndex, prefix, pattern);
+    if (nameIndex === 0) this.#string(name);
+    this.#string(value);
   }
 
-  #string(text: string): Buffer {
-    const raw = Buffer.from(text, 'latin1');
+  #string(text: string): void {
+    // An integer takes at most 6 bytes here (lengths < 2^32); a Huffman string is never longer than raw.
+    reserve(6 + text.length);
     if (this.#huffman) {
-      const length = huffmanEncodedLength(raw);
-      if (length < raw.length) {
-        const head = integer(length, 7, 0x80);
-        const out = Buffer.allocUnsafe(head.length + length);
-        head.copy(out, 0);
-        huffmanEncodeInto(raw, out, head.length);
-        return out;
+      const length = huffmanEncodedLengthOf(text);
+      if (length < text.length) {
+        writeInteger(length, 7, 0x80);
+        pos = huffmanEncodeStringInto(text, scratch, pos);
+        return;
       }
     }
-    return Buffer.concat([integer(raw.length, 7, 0), raw]);
+    writeInteger(text.length, 7, 0);
+    pos += scratch.write(text, pos, 'latin1');
   }
+}
+
+const INITIAL_SCRATCH = 4096;
+const MAX_KEPT_SCRATCH = 64 * 1024;
+/** The block being encoded, and how far it is filled. */
+let scratch = Buffer.allocUnsafe(INITIAL_SCRATCH);
+let pos = 0;
+
+function reserve(bytes: number): void {
+  if (pos + bytes <= scratch.length) return;
+  const bigger = Buffer.allocUnsafe(Math.max(scratch.length * 2, pos + bytes));
+  scratch.copy(bigger, 0, 0, pos);
+  scratch = bigger;
+}
+
+/** {@link integer} written into the scratch block. */
+function writeInteger(value: number, prefixBits: number, pattern: number): void {
+  reserve(6);
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    scratch[pos++] = pattern | value;
+    return;
+  }
+  scratch[pos++] = pattern | max;
+  let rest = value - max;
+  while (rest >= 128) {
+    scratch[pos++] = (rest % 128) | 0x80;
+    rest = Math.floor(rest / 128);
+  }
+  scratch[pos++] = rest;
 }
 
 /** Encodes an HPACK integer with an N-bit prefix (RFC 7541 §5.1). */

@@ -36,9 +36,10 @@ interface PoolEntry {
 
 /** The canonical string of a pool key (identities order-insensitive). */
 export function poolKeyString(key: HbonePoolKey): string {
+  const identities = key.destinationIdentities;
   return JSON.stringify([
     key.sourceIdentity,
-    [...key.destinationIdentities].sort(),
+    identities.length < 2 ? identities : [...identities].sort(),
     key.nextHop,
     key.sourceIp ?? '',
   ]);

@@ -12,7 +12,7 @@ import {
   MetricsRegistry,
 } from '@amesh/telemetry';
 import { parseIp, formatIp, type StateChange, type WorkloadStore } from '@amesh/workload-state';
-import type { Workload } from '@amesh/xds-types';
+import type { Authorization, Workload } from '@amesh/xds-types';
 import { Socks5Reply } from '../socks5.js';
 import { type ConnectionPeers, PeerLabelCache } from './peer-labels.js';
 import type { ListenerPurpose, LocalPod, PodNetwork } from './pod-network.js';
@@ -119,10 +119,15 @@ export class Ztunnel {
   readonly #options: ZtunnelOptions;
   readonly #tcp: IstioTcpMetrics;
   readonly #labels = new PeerLabelCache();
+  /** SPIFFE identity per workload object (the store replaces the object when the workload changes). */
+  readonly #identities = new WeakMap<Workload, string>();
   readonly #authz: AuthorizationSet;
   readonly #pods = new Map<string, PodState>();
   readonly #podByIp = new Map<string, LocalPod>();
-  readonly #connections = new Map<string, Tracked>();
+  /** Open connections by the uid of the local pod they belong to (what a workload change can affect). */
+  readonly #byPod = new Map<string, Set<Tracked>>();
+  /** The policies as last applied, by resource name: what a removed or replaced policy applied to. */
+  readonly #policies = new Map<string, Authorization>();
   readonly #pool: HbonePool;
   readonly #ports: typeof DEFAULT_PORTS;
   readonly #trustDomain: string;
@@ -139,7 +144,10 @@ export class Ztunnel {
     this.#ports = { ...DEFAULT_PORTS, ...options.ports };
     this.#trustDomain = options.trustDomain ?? 'cluster.local';
     this.#authz = new AuthorizationSet({ rootNamespace: options.rootNamespace ?? 'istio-system' });
-    for (const policy of options.store.policies().values()) this.#authz.upsert(policy);
+    for (const [name, policy] of options.store.policies()) {
+      this.#authz.upsert(policy);
+      this.#policies.set(name, policy);
+    }
     this.#unsubscribe = options.store.onChange((change) => this.#onStateChange(change));
     this.#pool = new HbonePool({
       connect: (key) => this.#dialHbone(key),
@@ -195,9 +203,7 @@ export class Ztunnel {
     for (const ip of state.pod.ips) {
       if (this.#podByIp.get(canonical(ip)) === state.pod) this.#podByIp.delete(canonical(ip));
     }
-    for (const c of this.#connections.values()) {
-      if (c.pod === uid) c.relay.abort(new Error('pod removed from the mesh'));
-    }
+    for (const c of this.#byPod.get(uid) ?? []) c.relay.abort(new Error('pod removed from the mesh'));
     state.hbone.destroy();
     await Promise.all(state.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
@@ -209,7 +215,7 @@ export class Ztunnel {
 
   /** Open connections, for the admin endpoint. */
   connections(): TrackedConnection[] {
-    return [...this.#connections.values()];
+    return [...this.#byPod.values()].flatMap((set) => [...set]);
   }
 
   /**
@@ -236,11 +242,11 @@ export class Ztunnel {
       closing.push(new Promise<void>((resolve) => server.close(() => resolve())));
     }
     const hbones = [...this.#pods.values()].map((p) => p.hbone.close());
-    const drained = Promise.all([...this.#connections.values()].map((c) => c.relay.done));
+    const drained = Promise.all(this.connections().map((c) => (c as Tracked).relay.done));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)))]);
     clearTimeout(timer);
-    for (const c of this.#connections.values()) c.relay.abort(new Error('ztunnel shutting down'));
+    for (const c of this.connections()) (c as Tracked).relay.abort(new Error('ztunnel shutting down'));
     for (const p of this.#pods.values()) p.hbone.destroy();
     await Promise.allSettled([...hbones, this.#pool.close(), ...closing]);
     this.#pods.clear();
@@ -312,7 +318,7 @@ export class Ztunnel {
       refuse(`source pod ${pod.uid} is unknown to the control plane`, Socks5Reply.NOT_ALLOWED);
       return;
     }
-    const sourceIdentity = store.identityOf(source);
+    const sourceIdentity = this.#identity(source);
     const route = store.resolveOutbound(destination, source);
     if (route.kind === 'unreachable') {
       refuse(`no route to ${dst}: ${route.reason}`, Socks5Reply.HOST_UNREACHABLE);
@@ -486,7 +492,7 @@ export class Ztunnel {
         ? {
             'dst.workload': destination.workloadName || destination.name,
             'dst.namespace': destination.namespace,
-            'dst.identity': store.identityOf(destination),
+            'dst.identity': this.#identity(destination),
           }
         : {}),
     };
@@ -495,7 +501,7 @@ export class Ztunnel {
       source,
       sourcePrincipal: principal,
       destination,
-      destinationPrincipal: destination ? store.identityOf(destination) : undefined,
+      destinationPrincipal: destination ? this.#identity(destination) : undefined,
       service: undefined,
       mtls: true,
     };
@@ -510,12 +516,14 @@ export class Ztunnel {
     }
     const authz: InboundAuthz = {
       podUid: pod.uid,
-      request: {
-        ...(principal ? { sourcePrincipal: principal.replace(/^spiffe:\/\//, '') } : {}),
-        sourceIp,
-        destinationIp: authority.host,
-        destinationPort: authority.port,
-      },
+      request: principal
+        ? {
+            sourcePrincipal: principal.startsWith('spiffe://') ? principal.slice(9) : principal,
+            sourceIp,
+            destinationIp: authority.host,
+            destinationPort: authority.port,
+          }
+        : { sourceIp, destinationIp: authority.host, destinationPort: authority.port },
     };
     const decision = this.#evaluate(authz, destination);
     if (decision.result !== 'allow') {
@@ -579,7 +587,7 @@ export class Ztunnel {
       source,
       sourcePrincipal: undefined,
       destination,
-      destinationPrincipal: destination ? store.identityOf(destination) : undefined,
+      destinationPrincipal: destination ? this.#identity(destination) : undefined,
       service: undefined,
       mtls: false,
     };
@@ -638,8 +646,17 @@ export class Ztunnel {
     const w = this.#options.store.workloadByIp(ip);
     if (!w) return undefined;
     // Trust the IP lookup only when it agrees with the authenticated identity.
-    if (principal && this.#options.store.identityOf(w) !== principal) return undefined;
+    if (principal && this.#identity(w) !== principal) return undefined;
     return w;
+  }
+
+  #identity(workload: Workload): string {
+    let identity = this.#identities.get(workload);
+    if (identity === undefined) {
+      identity = this.#options.store.identityOf(workload);
+      this.#identities.set(workload, identity);
+    }
+    return identity;
   }
 
   #evaluate(authz: InboundAuthz, destination: Workload): Decision {
@@ -680,9 +697,15 @@ export class Ztunnel {
       relay: r,
       authz: init.authz,
     };
-    this.#connections.set(id, tracked);
+    let open = this.#byPod.get(tracked.pod);
+    if (!open) {
+      open = new Set();
+      this.#byPod.set(tracked.pod, open);
+    }
+    open.add(tracked);
     void r.done.then((result) => {
-      this.#connections.delete(id);
+      const set = this.#byPod.get(tracked.pod);
+      if (set?.delete(tracked) && set.size === 0) this.#byPod.delete(tracked.pod);
       // received: from the client; for the destination reporter the client is the peer ztunnel.
       this.#tcp.received.inc(labels, result.received);
       this.#tcp.sent.inc(labels, result.sent);
@@ -723,17 +746,64 @@ export class Ztunnel {
     this.#options.log?.(line);
   }
 
+  /**
+   * Re-checks open inbound connections against what a change can affect: a
+   * workload change, the connections of that pod (its policy list or
+   * namespace may have changed, or it is gone); a policy change, the
+   * connections of the pods the old or the new version applies to (its
+   * namespace's pods, the pods that list it, or every pod for a mesh-wide
+   * policy). Everything else keeps its earlier decision.
+   */
   #onStateChange(change: StateChange): void {
-    if (change.kind === 'authorization') {
-      if (change.policy) this.#authz.upsert(change.policy);
-      else this.#authz.remove(change.name);
-    } else if (change.kind !== 'workload') {
+    if (change.kind === 'workload') {
+      const open = this.#byPod.get(change.name);
+      if (open) this.#reevaluate(change.name, open);
       return;
     }
-    // A policy (or the set of policies a workload selects) changed: re-check open inbound connections.
-    for (const c of this.#connections.values()) {
+    if (change.kind !== 'authorization') return;
+    const previous = this.#policies.get(change.name);
+    if (change.policy) {
+      this.#authz.upsert(change.policy);
+      this.#policies.set(change.name, change.policy);
+    } else {
+      this.#authz.remove(change.name);
+      this.#policies.delete(change.name);
+    }
+    for (const [uid, open] of this.#byPod) {
+      const workload = this.#options.store.workload(uid);
+      if (
+        !workload ||
+        this.#appliesTo(change.name, previous, workload) ||
+        this.#appliesTo(change.name, change.policy, workload)
+      ) {
+        this.#reevaluate(uid, open);
+      }
+    }
+  }
+
+  /** Whether `policy` (resource name `name`) can take part in decisions for `workload` (as AuthorizationSet selects). */
+  #appliesTo(name: string, policy: Authorization | undefined, workload: Workload): boolean {
+    if (!policy) return false;
+    switch (policy.scope) {
+      case 'WORKLOAD_SELECTOR':
+        return workload.authorizationPolicies.some(
+          (p) => p === name || p === `${policy.namespace}/${policy.name}`,
+        );
+      case 'GLOBAL':
+        if (policy.namespace === this.#authz.rootNamespace) return true;
+        return workload.namespace === policy.namespace;
+      case 'NAMESPACE':
+        return workload.namespace === policy.namespace;
+      default:
+        // A scope this version does not know: re-check rather than miss a denial.
+        return true;
+    }
+  }
+
+  #reevaluate(uid: string, open: ReadonlySet<Tracked>): void {
+    const destination = this.#options.store.workload(uid);
+    for (const c of [...open]) {
       if (!c.authz) continue;
-      const destination = this.#options.store.workload(c.authz.podUid);
       const decision = destination ? this.#evaluate(c.authz, destination) : undefined;
       if (decision?.result !== 'allow') {
         c.relay.abort(
