@@ -8,8 +8,10 @@ const { values } = parseArgs({
     config: { type: 'string', default: './mesh' },
     socket: { type: 'string', default: '/var/run/amesh/cni.sock' },
     'zds-socket': { type: 'string', default: '/var/run/amesh/ztunnel.sock' },
+    'state-file': { type: 'string', default: '/var/run/amesh/node-agent-state.json' },
     'control-plane': { type: 'string' },
     token: { type: 'string' },
+    'status-resync-ms': { type: 'string', default: '30000' },
     'cluster-id': { type: 'string', default: 'Kubernetes' },
     'dns-capture': { type: 'boolean', default: false },
     'uninstall-on-exit': { type: 'boolean', default: false },
@@ -18,8 +20,8 @@ const { values } = parseArgs({
 });
 
 if (values.help || !values.node || (values['control-plane'] !== undefined && !values.token)) {
-  console.error(`usage: amesh-cni-agent --node NAME [--config DIR] [--socket PATH] [--zds-socket PATH]
-  [--control-plane http://HOST:PORT --token TOKEN] [--cluster-id Kubernetes] [--dns-capture]
+  console.error(`usage: amesh-cni-agent --node NAME [--config DIR] [--socket PATH] [--zds-socket PATH] [--state-file PATH]
+  [--control-plane http://HOST:PORT --token TOKEN] [--status-resync-ms 30000] [--cluster-id Kubernetes] [--dns-capture]
   [--uninstall-on-exit]   on SIGTERM/SIGINT remove every pod's rules (default: keep them for a restart)`);
   process.exit(values.help ? 0 : 2);
 }
@@ -29,8 +31,10 @@ const running = await startNodeAgent({
   configDir: values.config,
   cniSocket: values.socket,
   zdsSocket: values['zds-socket'],
+  stateFile: values['state-file'],
   ...(values['control-plane'] ? { controlPlane: values['control-plane'] } : {}),
   ...(values.token ? { token: values.token } : {}),
+  statusResyncMs: Number(values['status-resync-ms']),
   clusterId: values['cluster-id'],
   dnsCapture: values['dns-capture'],
 });

@@ -14,8 +14,12 @@ export interface NodeAgentConfig {
   readonly cniSocket: string;
   /** Unix socket ztunnel connects to (ztunnel's `--cni-socket`). */
   readonly zdsSocket: string;
+  /** Where the agent keeps each pod's netns (from CNI ADD) across restarts; without it a restarted agent cannot re-adopt pods. */
+  readonly stateFile?: string;
   /** Control plane HTTP base URL for redirection status, e.g. `http://10.0.0.1:15014`; without it status is only logged. */
   readonly controlPlane?: string;
+  /** How often every captured pod's status is re-sent to the control plane (ms; 0: only after an outage). Default 30 000. */
+  readonly statusResyncMs?: number;
   /** This node's bearer token for the control plane. */
   readonly token?: string;
   /** Cluster id, the prefix of workload uids (default `Kubernetes`). */
@@ -70,7 +74,12 @@ export async function startNodeAgent(config: NodeAgentConfig): Promise<RunningNo
 
   const reporter =
     config.controlPlane !== undefined && config.token !== undefined
-      ? new ControlPlaneStatusReporter({ controlPlane: config.controlPlane, token: config.token, log })
+      ? new ControlPlaneStatusReporter({
+          controlPlane: config.controlPlane,
+          token: config.token,
+          log,
+          ...(config.statusResyncMs === undefined ? {} : { resyncIntervalMs: config.statusResyncMs }),
+        })
       : undefined;
   const reportStatus: PodStatusReporter = (pod, status) => {
     log(`pod ${pod.namespace}/${pod.name}: redirection ${status ?? 'removed'}`);
@@ -82,6 +91,7 @@ export async function startNodeAgent(config: NodeAgentConfig): Promise<RunningNo
       podSource: pods,
       cniSocketPath: config.cniSocket,
       zdsSocketPath: config.zdsSocket,
+      ...(config.stateFile ? { stateFile: config.stateFile } : {}),
       reportStatus,
       rules: { dnsCapture: config.dnsCapture ?? false },
       onError: (error, context) => log(`error ${context}: ${error.message}`),

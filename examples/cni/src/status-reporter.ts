@@ -8,6 +8,12 @@ export interface StatusReporterOptions {
   readonly token: string;
   /** First retry delay; doubles up to 5 s. Default 100 ms. */
   readonly retryDelayMs?: number;
+  /**
+   * Every this many ms, re-send every captured pod's status (the control
+   * plane keeps statuses in memory: a restart forgets them). Default 30 000;
+   * 0 turns the periodic resync off (the resync after an outage stays).
+   */
+  readonly resyncIntervalMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -18,6 +24,8 @@ interface PodReport {
   wanted: Wanted;
   /** What the control plane acknowledged last. */
   sent: Wanted | undefined;
+  /** Send `wanted` again even if acknowledged (a resync). */
+  resend: boolean;
   running: boolean;
 }
 
@@ -29,6 +37,11 @@ interface PodReport {
  * failures that may pass (unreachable, 404 because the control plane has
  * not seen the pod yet, 5xx) are retried with backoff; refusals (400, 401,
  * 403) are logged and dropped.
+ *
+ * The control plane keeps these statuses in memory only, so the reporter
+ * re-sends every captured pod's status (`enabled`/`pending`; removals are
+ * not repeated) when the control plane answers again after a failed report,
+ * and every `resyncIntervalMs` (a restart nobody noticed).
  *
  * @example
  * ```ts
@@ -42,9 +55,37 @@ export class ControlPlaneStatusReporter {
   readonly #timers = new Map<NodeJS.Timeout, () => void>();
   readonly #idleWaiters: Array<() => void> = [];
   #closed = false;
+  /** A report failed as retryable and none succeeded since: the next success triggers a resync. */
+  #outage = false;
+  readonly #resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(options: StatusReporterOptions) {
     this.#options = options;
+    const interval = options.resyncIntervalMs ?? 30_000;
+    if (!Number.isFinite(interval) || interval < 0)
+      throw new RangeError(`resyncIntervalMs must be ≥ 0, got ${interval}`);
+    if (interval > 0) {
+      this.#resyncTimer = setInterval(() => this.resync('periodic'), interval);
+      this.#resyncTimer.unref();
+    }
+  }
+
+  /**
+   * Re-sends the status of every captured pod (removals are not repeated).
+   * Called after an outage and periodically; call it when you know the control plane restarted.
+   * @returns how many pods are re-sent
+   */
+  resync(reason = 'requested'): number {
+    if (this.#closed) return 0;
+    let count = 0;
+    for (const entry of this.#pods.values()) {
+      if (entry.wanted === 'none') continue;
+      entry.resend = true;
+      count += 1;
+      if (!entry.running) void this.#drain(entry);
+    }
+    if (count > 0) this.#options.log?.(`status: resyncing ${count} pod(s) (${reason})`);
+    return count;
   }
 
   /** Queues a status (`undefined`: not captured). Never throws; the node agent's `reportStatus` fits. */
@@ -54,7 +95,7 @@ export class ControlPlaneStatusReporter {
     const wanted: Wanted = status ?? 'none';
     let entry = this.#pods.get(key);
     if (!entry) {
-      entry = { ref, wanted, sent: undefined, running: false };
+      entry = { ref, wanted, sent: undefined, resend: false, running: false };
       this.#pods.set(key, entry);
     }
     entry.wanted = wanted;
@@ -75,6 +116,7 @@ export class ControlPlaneStatusReporter {
   /** Stops sending and retrying. */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#resyncTimer);
     for (const [timer, wake] of this.#timers) {
       clearTimeout(timer);
       wake();
@@ -86,15 +128,23 @@ export class ControlPlaneStatusReporter {
   async #drain(entry: PodReport): Promise<void> {
     entry.running = true;
     let delay = this.#options.retryDelayMs ?? 100;
-    while (!this.#closed && entry.wanted !== entry.sent) {
+    while (!this.#closed && (entry.wanted !== entry.sent || entry.resend)) {
       const wanted = entry.wanted;
+      entry.resend = false;
       const outcome = await this.#send(entry.ref, wanted);
       if (outcome === 'sent') {
         entry.sent = wanted;
         delay = this.#options.retryDelayMs ?? 100;
+        if (this.#outage) {
+          // The control plane answers again: it may have restarted and forgotten every status.
+          this.#outage = false;
+          this.resync('control plane reachable again');
+        }
       } else if (outcome === 'refused') {
         if (entry.wanted === wanted) break;
       } else {
+        // Not for 404 (the control plane is up but has not seen the pod yet).
+        if (outcome === 'unreachable') this.#outage = true;
         await this.#sleep(delay);
         delay = Math.min(delay * 2, 5_000);
       }
@@ -104,7 +154,7 @@ export class ControlPlaneStatusReporter {
       for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
-  async #send(ref: PodRef, wanted: Wanted): Promise<'sent' | 'refused' | 'retry'> {
+  async #send(ref: PodRef, wanted: Wanted): Promise<'sent' | 'refused' | 'retry' | 'unreachable'> {
     const url = `${this.#options.controlPlane.replace(/\/$/, '')}/v1/namespaces/${encodeURIComponent(ref.namespace)}/pods/${encodeURIComponent(ref.name)}/redirection`;
     const what = `${ref.namespace}/${ref.name} ${wanted}`;
     try {
@@ -123,10 +173,11 @@ export class ControlPlaneStatusReporter {
       this.#options.log?.(
         `status: control plane answered ${response.status} for ${what}${text ? `: ${text}` : ''}${retry ? ' (will retry)' : ''}`,
       );
+      if (response.status >= 500) return 'unreachable';
       return retry ? 'retry' : 'refused';
     } catch (error) {
       this.#options.log?.(`status: cannot report ${what}: ${(error as Error).message} (will retry)`);
-      return 'retry';
+      return 'unreachable';
     }
   }
 

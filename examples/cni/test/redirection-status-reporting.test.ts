@@ -38,24 +38,36 @@ async function controlPlane(files: Record<string, string>) {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const host = loopback();
   const logs: string[] = [];
-  const cp: RunningControlPlane = await startControlPlane({
-    configDir: dir,
-    grpcAddress: `${host}:0`,
-    httpHost: host,
-    httpPort: 15014,
-    nodeTokens: { t1: 'node1', t2: 'node2' },
-    debounceMs: 10,
-    log: (l) => logs.push(l),
-  });
-  cleanups.push(() => cp.close());
-  const base = `http://${host}:15014`;
-  const tunnel = (name: string): string | undefined => {
-    const address = cp.translator.addresses().get(`Kubernetes//Pod/shop/${name}`) as
-      | { workload?: { tunnelProtocol?: string } }
-      | undefined;
-    return address?.workload?.tunnelProtocol;
+  const start = (): Promise<RunningControlPlane> =>
+    startControlPlane({
+      configDir: dir,
+      grpcAddress: `${host}:0`,
+      httpHost: host,
+      httpPort: 15014,
+      nodeTokens: { t1: 'node1', t2: 'node2' },
+      debounceMs: 10,
+      log: (l) => logs.push(l),
+    });
+  const m = {
+    dir,
+    cp: await start(),
+    base: `http://${host}:15014`,
+    logs,
+    tunnel: (name: string): string | undefined => {
+      const address = m.cp.translator.addresses().get(`Kubernetes//Pod/shop/${name}`) as
+        | { workload?: { tunnelProtocol?: string } }
+        | undefined;
+      return address?.workload?.tunnelProtocol;
+    },
+    /** Stops the control plane (it forgets every reported status). */
+    stop: () => m.cp.close(),
+    /** Starts a fresh control plane on the same address and directory. */
+    async restart(): Promise<void> {
+      m.cp = await start();
+    },
   };
-  return { dir, cp, base, logs, tunnel };
+  cleanups.push(() => m.cp.close());
+  return m;
 }
 
 const put = (url: string, body: string, token?: string) =>
@@ -152,6 +164,63 @@ describe('redirection status: node agent → control plane', () => {
     expect(reporter.acknowledged('shop', 'a')).toBeUndefined();
     expect(logs.join('\n')).toMatch(/answered 403 for shop\/a enabled: pod shop\/a is not on node node2$/m);
     expect(m.tunnel('a')).toBe('NONE');
+  });
+
+  it('after a control plane restart the reporter re-sends every status: on the first success after a failure', async () => {
+    const m = await controlPlane({
+      'ns.yaml': NAMESPACE,
+      'a.yaml': podYaml('a', 'node1', '10.9.0.5'),
+      'b.yaml': podYaml('b', 'node1', '10.9.0.6'),
+    });
+    const logs: string[] = [];
+    const reporter = new ControlPlaneStatusReporter({
+      controlPlane: m.base,
+      token: 't1',
+      retryDelayMs: 10,
+      resyncIntervalMs: 0,
+      log: (l) => logs.push(l),
+    });
+    cleanups.push(() => reporter.close());
+    const ref = (name: string) => ({ uid: `Kubernetes//Pod/shop/${name}`, namespace: 'shop', name });
+    reporter.report(ref('a'), 'enabled');
+    await reporter.whenIdle();
+    expect(m.tunnel('a')).toBe('HBONE');
+    await m.stop();
+    // While it is down, a change for b fails and is retried; a's status is not sent again yet.
+    reporter.report(ref('b'), 'enabled');
+    await expect
+      .poll(() => logs.some((l) => /cannot report shop\/b enabled: .*will retry/.test(l)))
+      .toBe(true);
+    // A fresh control plane knows no status: a can only be HBONE again if it was re-sent.
+    await m.restart();
+    await expect.poll(() => `${m.tunnel('a')} ${m.tunnel('b')}`, { timeout: 20_000 }).toBe('HBONE HBONE');
+    expect(logs).toContain('status: resyncing 2 pod(s) (control plane reachable again)');
+  });
+
+  it('after a control plane restart nobody noticed, the periodic resync restores every status', async () => {
+    const m = await controlPlane({ 'ns.yaml': NAMESPACE, 'a.yaml': podYaml('a', 'node1', '10.9.0.5') });
+    const logs: string[] = [];
+    const reporter = new ControlPlaneStatusReporter({
+      controlPlane: m.base,
+      token: 't1',
+      resyncIntervalMs: 200,
+      log: (l) => logs.push(l),
+    });
+    cleanups.push(() => reporter.close());
+    reporter.report({ uid: 'Kubernetes//Pod/shop/a', namespace: 'shop', name: 'a' }, 'enabled');
+    await reporter.whenIdle();
+    expect(m.tunnel('a')).toBe('HBONE');
+    await m.stop();
+    await m.restart();
+    await expect.poll(() => m.tunnel('a'), { timeout: 20_000 }).toBe('HBONE');
+    expect(logs).toContain('status: resyncing 1 pod(s) (periodic)');
+    // Removed pods are not re-sent.
+    reporter.report({ uid: 'Kubernetes//Pod/shop/a', namespace: 'shop', name: 'a' }, undefined);
+    await reporter.whenIdle();
+    expect(reporter.resync()).toBe(0);
+    expect(
+      () => new ControlPlaneStatusReporter({ controlPlane: m.base, token: 't1', resyncIntervalMs: -1 }),
+    ).toThrow(RangeError);
   });
 
   it('startNodeAgent serves the CNI plugin from the config directory and removes its sockets on close', async () => {

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ZtunnelAgentConnection } from '@amesh/cni-redirect/node';
+import { ZtunnelAgentClient } from '@amesh/cni-redirect/node';
 import { type LocalPod, LoopbackPodNetwork, Ztunnel } from '@amesh/l4-proxy/node';
 import { CertificateManager, parseSpiffeId } from '@amesh/mtls-identity';
 import { CaGrpcClient, nodeEcdsaP256, spiffeServerIdentityCheck } from '@amesh/mtls-identity/node';
@@ -158,7 +158,7 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
   };
   const ipsOf = (uid: string): string[] => store.workload(uid)?.addresses.map((a) => formatIp(a)) ?? [];
 
-  let agent: ZtunnelAgentConnection | undefined;
+  let agent: ZtunnelAgentClient | undefined;
   if (config.mode === 'local') {
     // Local mode: the pods of this node are the HBONE workloads the control plane places on it.
     // What was last asked for each pod (its IPs), so repeated updates do not reopen listeners.
@@ -186,7 +186,6 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
     });
   } else {
     if (!config.cniSocket) throw new Error('netns mode needs the node agent socket (--cni-socket)');
-    const inSnapshot = new Set<string>();
     // The node agent hands a pod over at CNI ADD, usually before the control plane knows its IP
     // (the runtime reports it after the CNI chain). Follow the workload's addresses: a pod served
     // without its IPs would dial HBONE from the node's namespace and could not be named as a source.
@@ -206,30 +205,34 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
         serveNetns(uid, netns).catch((error: Error) => log(`cannot serve pod ${uid}: ${error.message}`));
       }
     });
-    agent = await ZtunnelAgentConnection.connect(config.cniSocket, async (request) => {
-      switch (request.type) {
-        case 'add':
-          inSnapshot.add(request.uid);
-          await serveNetns(request.uid, request.netnsPath);
-          return;
-        case 'keep':
-          inSnapshot.add(request.uid);
-          return;
-        case 'del':
-          netnsOf.delete(request.uid);
-          requestedIps.delete(request.uid);
-          await unserve(request.uid);
-          return;
-        case 'snapshot-sent':
-          for (const uid of [...served.keys()]) {
-            if (inSnapshot.has(uid)) continue;
-            netnsOf.delete(uid);
-            requestedIps.delete(uid);
-            await unserve(uid);
-          }
-          return;
-      }
+    // The node agent may start after ztunnel or restart under it: the client keeps reconnecting
+    // while the pods it handed over stay served, and replays are idempotent (see @amesh/cni-redirect).
+    agent = new ZtunnelAgentClient({
+      socketPath: config.cniSocket,
+      handler: {
+        serve: (pod) => serveNetns(pod.uid, pod.netnsPath),
+        stop: async (uid) => {
+          netnsOf.delete(uid);
+          requestedIps.delete(uid);
+          await unserve(uid);
+        },
+      },
     });
+    agent.on('state', (s) => {
+      if (s.state === 'synced') log(`node agent: synced (${agent?.pods().length ?? 0} pods)`);
+      else if (s.state === 'backoff')
+        log(
+          `node agent: not connected${s.error ? ` (${s.error.message})` : ''}, retrying in ${s.delayMs} ms`,
+        );
+      else if (s.state === 'syncing') log('node agent: connected, receiving snapshot');
+    });
+    agent.on('pod', (event) => {
+      if (event.change === 'unchanged') log(`node agent: pod ${event.uid} already served (unchanged)`);
+      else if (event.change === 'stale') log(`node agent: pod ${event.uid} not in the snapshot, dropped`);
+      else if (event.change === 'failed')
+        log(`node agent: pod ${event.uid} failed: ${event.error?.message ?? 'unknown error'}`);
+    });
+    agent.start();
   }
 
   // --- endpoints ----------------------------------------------------------------------------
@@ -290,8 +293,9 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
     ready,
     async close(drainMs = 5_000) {
       for (const s of servers) s.close();
-      agent?.close();
+      await agent?.close();
       await ztunnel.close(drainMs);
+      agent?.releasePods();
       xds.close();
       caClient.close();
       certificates.close();

@@ -392,6 +392,55 @@ spec: { mtls: { mode: PERMISSIVE } }
       expect(line).toContain(`dst.identity="${SPIFFE}/far"`);
     });
 
+    it('a restarted node agent: an open connection through ztunnel survives, ztunnel resyncs without reopening, and a new pod is captured', async () => {
+      const socket = mesh.connectFrom(client, mesh.vip(20), 80);
+      expect(await roundTrip(socket, 'before')).toBe('BEFORE');
+      const syncs = (): number => logLines(n1).filter((l) => l.includes('node agent: synced')).length;
+      const syncedBefore = syncs();
+      const retries = (): number =>
+        logLines(n1).filter((l) => l.startsWith('node agent: not connected')).length;
+      const retriesBefore = retries();
+      // A crash: no uninstall, the pods' rules stay; ztunnel keeps serving and keeps retrying.
+      await n1.agent!.kill();
+      await until('node1’s ztunnel to notice the agent is gone', () => retries() > retriesBefore);
+      expect(await roundTrip(socket, 'agent away')).toBe('AGENT AWAY');
+      await mesh.startNodeAgent(n1);
+      await until('node1’s ztunnel to resync with the new agent', () => syncs() > syncedBefore);
+      // The snapshot replayed client and near: already served in the same namespace, nothing reopened.
+      expect(
+        logLines(n1).some((l) => l.includes('pod Kubernetes//Pod/shop/client already served (unchanged)')),
+      ).toBe(true);
+      expect(await roundTrip(socket, 'after restart')).toBe('AFTER RESTART');
+      // Istio's transport: the agent passed each pod's netns as an fd (SCM_RIGHTS) over SOCK_SEQPACKET.
+      const client1 = (await mesh.configDump(n1)).pods.find((p) => p.uid === 'Kubernetes//Pod/shop/client');
+      expect(client1?.netns).toMatch(/^\/proc\/self\/fd\/\d+$/);
+      socket.end();
+      await closed(socket);
+
+      // A pod created after the restart is captured by the new agent and served by the same ztunnel.
+      const late = mesh.declarePod({ name: 'late', namespace: 'shop', node: 1, serviceAccount: 'late' });
+      mesh.writeConfig();
+      await mesh.createPod(late);
+      mesh.writeConfig();
+      // The agent may read the new pod from the config directory just after its ADD: then it captures it
+      // on that change (with the netns the ADD reported) instead of during the ADD.
+      await until('late’s rules', () => nftTables(late.netns).includes('inet amesh'));
+      await until('node1 to serve late with its IP', async () =>
+        (await mesh.configDump(n1)).pods.some(
+          (p) => p.uid === 'Kubernetes//Pod/shop/late' && p.ips.includes(late.ip!),
+        ),
+      );
+      // The new pod's certificate and far's address reach node1 independently: wait for the first success.
+      await until(
+        'late to reach far through the mesh',
+        async () => (await attempt(mesh, late, mesh.vip(20), 80, 'from late')) === 'FROM LATE',
+      );
+      const line = await until('node2’s inbound log for late', () =>
+        logLines(n2).find((l) => l.includes('direction="inbound"') && l.includes(`${SPIFFE}/late`)),
+      );
+      expect(line).toContain(`dst.identity="${SPIFFE}/far"`);
+    });
+
     it('un-enrolling a pod removes its rules and restores direct traffic to it', async () => {
       far.labels = { ...far.labels, 'istio.io/dataplane-mode': 'none' };
       mesh.writeConfig();

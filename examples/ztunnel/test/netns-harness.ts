@@ -183,6 +183,13 @@ export class NodeProcess {
     return code;
   }
 
+  /** Kills the process without letting it clean up (a crash), and waits for the exit. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.#child.kill('SIGKILL');
+    await this.exited;
+  }
+
   tail(n = 30): string {
     return this.lines.slice(-n).join('\n');
   }
@@ -443,6 +450,8 @@ spec: { selector: ${JSON.stringify(svc.selector)}, clusterIP: ${svc.vip}, ports:
       node.cniSocket,
       '--zds-socket',
       node.zdsSocket,
+      '--state-file',
+      join(this.stateDir, `agent-state-${node.index}.json`),
       '--control-plane',
       `http://${this.controlPlaneIp}:15014`,
       '--token',

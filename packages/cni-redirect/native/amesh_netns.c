@@ -6,7 +6,10 @@
 //    new net.Socket({fd}));
 //  - read SO_ORIGINAL_DST (IPv4) / IP6T_SO_ORIGINAL_DST (IPv6) of an
 //    accepted, redirected connection;
-//  - set SO_MARK on an existing socket.
+//  - set SO_MARK on an existing socket;
+//  - AF_UNIX SOCK_SEQPACKET sockets with one fd in SCM_RIGHTS ancillary
+//    data (Istio's node agent <-> ztunnel transport), non-blocking, driven
+//    by a uv_poll_t on Node's own event loop (never blocks the main thread).
 //
 // setns(CLONE_NEWNET) changes the namespace of the calling thread only, and
 // a socket keeps the namespace it was created in: so the main thread enters
@@ -21,11 +24,14 @@
 #include <netinet/in.h>
 #include <node_api.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+#include <uv.h>
 
 #define NAPI_CALL(env, call)                                      \
   do {                                                            \
@@ -406,6 +412,379 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- AF_UNIX SOCK_SEQPACKET with SCM_RIGHTS --------------------------------
+
+static int unix_address(napi_env env, napi_value value, struct sockaddr_un *addr, socklen_t *len) {
+  char path[sizeof addr->sun_path + 1];
+  int is_null = 0;
+  if (get_string(env, value, path, sizeof path, &is_null) != 0 || is_null || path[0] == '\0' ||
+      strlen(path) >= sizeof addr->sun_path) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "unix socket path must be a non-empty string under 108 bytes");
+    return -1;
+  }
+  memset(addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  memcpy(addr->sun_path, path, strlen(path));
+  *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+  return 0;
+}
+
+// seqpacketListen(path, backlog): fd (non-blocking). The caller removes a stale file first.
+static napi_value seqpacket_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t backlog = 0;
+  struct sockaddr_un addr;
+  socklen_t len;
+  if (argc != 2 || get_int(env, argv[1], &backlog) != 0 || backlog < 1 || backlog > 65535) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "seqpacketListen(path, backlog)");
+    return NULL;
+  }
+  if (unix_address(env, argv[0], &addr, &len) != 0) return NULL;
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", addr.sun_path);
+  if (bind(fd, (struct sockaddr *)&addr, len) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "bind", addr.sun_path);
+  }
+  if (listen(fd, (int)backlog) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "listen", addr.sun_path);
+  }
+  return make_fd(env, fd);
+}
+
+// seqpacketConnect(path): fd (non-blocking, connected). A unix socket connects at once
+// or fails (ENOENT, ECONNREFUSED, EAGAIN when the listener's backlog is full).
+static napi_value seqpacket_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct sockaddr_un addr;
+  socklen_t len;
+  if (argc != 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "seqpacketConnect(path)");
+    return NULL;
+  }
+  if (unix_address(env, argv[0], &addr, &len) != 0) return NULL;
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", addr.sun_path);
+  if (connect(fd, (struct sockaddr *)&addr, len) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "connect", addr.sun_path);
+  }
+  return make_fd(env, fd);
+}
+
+// seqpacketAccept(listenFd): fd, or -1 when no connection is waiting.
+static napi_value seqpacket_accept(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t fd = -1;
+  if (argc != 1 || get_int(env, argv[0], &fd) != 0 || fd < 0 || fd > 0x7fffffff) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "seqpacketAccept(fd)");
+    return NULL;
+  }
+  int conn = accept4((int)fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (conn < 0) {
+    int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == ECONNABORTED || err == EINTR) return make_fd(env, -1);
+    return throw_errno(env, err, "accept4", NULL);
+  }
+  return make_fd(env, conn);
+}
+
+// seqpacketSend(fd, bytes, passFd | -1): true when sent, false when the socket buffer is full (EAGAIN).
+// One message per call; passFd travels as SCM_RIGHTS (the kernel duplicates it, the caller keeps its own).
+static napi_value seqpacket_send(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t fd = -1, pass = -1;
+  bool is_typed = false;
+  if (argc != 3 || get_int(env, argv[0], &fd) != 0 || get_int(env, argv[2], &pass) != 0 || fd < 0 ||
+      fd > 0x7fffffff || pass < -1 || pass > 0x7fffffff ||
+      napi_is_typedarray(env, argv[1], &is_typed) != napi_ok || !is_typed) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "seqpacketSend(fd, Uint8Array, passFd)");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void *data = NULL;
+  napi_value arraybuffer;
+  NAPI_CALL(env, napi_get_typedarray_info(env, argv[1], &type, &length, &data, &arraybuffer, &offset));
+  if (type != napi_uint8_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "seqpacketSend: bytes must be a Uint8Array");
+    return NULL;
+  }
+  struct iovec iov = {.iov_base = data, .iov_len = length};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  if (pass >= 0) {
+    memset(&control, 0, sizeof control);
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    int passed = (int)pass;
+    memcpy(CMSG_DATA(cmsg), &passed, sizeof passed);
+  }
+  ssize_t sent;
+  do {
+    sent = sendmsg((int)fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  } while (sent < 0 && errno == EINTR);
+  napi_value result;
+  if (sent < 0) {
+    int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      NAPI_CALL(env, napi_get_boolean(env, false, &result));
+      return result;
+    }
+    return throw_errno(env, err, "sendmsg", NULL);
+  }
+  NAPI_CALL(env, napi_get_boolean(env, true, &result));
+  return result;
+}
+
+#define SEQPACKET_MAX_FDS 8
+
+// seqpacketRecv(fd, maxSize): { data: Buffer, fds: number[] } for one message, { eof: true }
+// when the peer closed, or null when nothing is waiting. Received fds are close-on-exec.
+// A message over maxSize (or with more fds than fit) is an EMSGSIZE error; its fds are closed.
+static napi_value seqpacket_recv(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t fd = -1, max = 0;
+  if (argc != 2 || get_int(env, argv[0], &fd) != 0 || get_int(env, argv[1], &max) != 0 || fd < 0 ||
+      fd > 0x7fffffff || max < 1 || max > (1 << 20)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "seqpacketRecv(fd, maxSize)");
+    return NULL;
+  }
+  char *data = malloc((size_t)max);
+  if (data == NULL) return throw_errno(env, ENOMEM, "malloc", NULL);
+  struct iovec iov = {.iov_base = data, .iov_len = (size_t)max};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * SEQPACKET_MAX_FDS)];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n;
+  do {
+    n = recvmsg((int)fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    int err = errno;
+    free(data);
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      napi_value null_value;
+      NAPI_CALL(env, napi_get_null(env, &null_value));
+      return null_value;
+    }
+    return throw_errno(env, err, "recvmsg", NULL);
+  }
+  int fds[SEQPACKET_MAX_FDS];
+  size_t nfds = 0;
+  for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count && nfds < SEQPACKET_MAX_FDS; i++) {
+      memcpy(&fds[nfds++], CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+    }
+  }
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+    for (size_t i = 0; i < nfds; i++) close(fds[i]);
+    free(data);
+    return throw_errno(env, EMSGSIZE, "recvmsg", "a message (or its fds) over the limit");
+  }
+  napi_value result;
+  NAPI_CALL(env, napi_create_object(env, &result));
+  if (n == 0 && nfds == 0) {
+    free(data);
+    napi_value yes;
+    NAPI_CALL(env, napi_get_boolean(env, true, &yes));
+    NAPI_CALL(env, napi_set_named_property(env, result, "eof", yes));
+    return result;
+  }
+  napi_value buffer, list;
+  void *copy;
+  napi_status status = napi_create_buffer_copy(env, (size_t)n, data, &copy, &buffer);
+  free(data);
+  if (status != napi_ok) {
+    for (size_t i = 0; i < nfds; i++) close(fds[i]);
+    napi_throw_error(env, "ERR_AMESH_NAPI", "napi_create_buffer_copy failed");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_array_with_length(env, nfds, &list));
+  for (size_t i = 0; i < nfds; i++) {
+    napi_value v;
+    NAPI_CALL(env, napi_create_int32(env, fds[i], &v));
+    NAPI_CALL(env, napi_set_element(env, list, (uint32_t)i, v));
+  }
+  NAPI_CALL(env, napi_set_named_property(env, result, "data", buffer));
+  NAPI_CALL(env, napi_set_named_property(env, result, "fds", list));
+  return result;
+}
+
+// ---- readiness on Node's event loop (uv_poll_t) ----------------------------------------
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async;
+  int closing;
+} poll_handle;
+
+static void on_poll(uv_poll_t *handle, int status, int events) {
+  poll_handle *p = (poll_handle *)handle->data;
+  if (p->closing) return;
+  napi_env env = p->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, recv, argv[2], result;
+  if (napi_get_reference_value(env, p->callback, &callback) == napi_ok && callback != NULL) {
+    napi_get_global(env, &recv);  // napi_make_callback needs an object receiver
+    int mask = ((events & UV_READABLE) ? 1 : 0) | ((events & UV_WRITABLE) ? 2 : 0) |
+               ((events & UV_DISCONNECT) ? 4 : 0);
+    napi_create_int32(env, status, &argv[0]);
+    napi_create_int32(env, mask, &argv[1]);
+    if (napi_make_callback(env, p->async, recv, callback, 2, argv, &result) == napi_pending_exception) {
+      napi_value error;
+      napi_get_and_clear_last_exception(env, &error);
+      napi_fatal_exception(env, error);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  poll_handle *p = (poll_handle *)handle->data;
+  napi_delete_reference(p->env, p->callback);
+  napi_async_destroy(p->env, p->async);
+  free(p);
+}
+
+static int uv_events(int64_t mask) {
+  return ((mask & 1) ? UV_READABLE : 0) | ((mask & 2) ? UV_WRITABLE : 0) | ((mask & 1) ? UV_DISCONNECT : 0);
+}
+
+static poll_handle *get_poll(napi_env env, napi_value value) {
+  void *data = NULL;
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
+      napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "not a poll handle");
+    return NULL;
+  }
+  poll_handle *p = (poll_handle *)data;
+  if (p->closing) {
+    napi_throw_error(env, "ERR_AMESH_POLL_CLOSED", "poll handle already closed");
+    return NULL;
+  }
+  return p;
+}
+
+// pollStart(fd, events (1 readable | 2 writable), callback(status, events)): handle.
+// The fd stays the caller's; pollClose before closing it.
+static napi_value poll_start(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t fd = -1, mask = 0;
+  napi_valuetype type;
+  if (argc != 3 || get_int(env, argv[0], &fd) != 0 || get_int(env, argv[1], &mask) != 0 || fd < 0 ||
+      fd > 0x7fffffff || mask < 0 || mask > 3 || napi_typeof(env, argv[2], &type) != napi_ok ||
+      type != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "pollStart(fd, events, callback)");
+    return NULL;
+  }
+  uv_loop_t *loop = NULL;
+  NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
+  poll_handle *p = calloc(1, sizeof *p);
+  if (p == NULL) return throw_errno(env, ENOMEM, "calloc", NULL);
+  p->env = env;
+  int rc = uv_poll_init(loop, &p->poll, (int)fd);
+  if (rc != 0) {
+    free(p);
+    return throw_errno(env, -rc, "uv_poll_init", NULL);
+  }
+  p->poll.data = p;
+  napi_value name, resource;
+  if (napi_create_reference(env, argv[2], 1, &p->callback) != napi_ok ||
+      napi_create_string_utf8(env, "amesh:seqpacket", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_object(env, &resource) != napi_ok || napi_async_init(env, resource, name, &p->async) != napi_ok) {
+    p->closing = 1;
+    uv_close((uv_handle_t *)&p->poll, NULL);
+    napi_throw_error(env, "ERR_AMESH_NAPI", "pollStart: N-API setup failed");
+    return NULL;  // leaks p (the close callback is NULL): N-API failed, the process is in trouble anyway
+  }
+  if (mask != 0) {
+    rc = uv_poll_start(&p->poll, uv_events(mask), on_poll);
+    if (rc != 0) {
+      p->closing = 1;
+      uv_close((uv_handle_t *)&p->poll, on_poll_closed);
+      return throw_errno(env, -rc, "uv_poll_start", NULL);
+    }
+  }
+  napi_value external;
+  NAPI_CALL(env, napi_create_external(env, p, NULL, NULL, &external));
+  return external;
+}
+
+// pollUpdate(handle, events): 0 stops watching (the handle stays usable).
+static napi_value poll_update(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t mask = 0;
+  if (argc != 2 || get_int(env, argv[1], &mask) != 0 || mask < 0 || mask > 3) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "pollUpdate(handle, events)");
+    return NULL;
+  }
+  poll_handle *p = get_poll(env, argv[0]);
+  if (p == NULL) return NULL;
+  int rc = mask == 0 ? uv_poll_stop(&p->poll) : uv_poll_start(&p->poll, uv_events(mask), on_poll);
+  if (rc != 0) return throw_errno(env, -rc, "uv_poll_start", NULL);
+  return NULL;
+}
+
+// pollClose(handle): stops and releases the handle (not the fd).
+static napi_value poll_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "pollClose(handle)");
+    return NULL;
+  }
+  poll_handle *p = get_poll(env, argv[0]);
+  if (p == NULL) return NULL;
+  p->closing = 1;
+  uv_poll_stop(&p->poll);
+  uv_close((uv_handle_t *)&p->poll, on_poll_closed);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   if (home_netns < 0) home_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   napi_property_descriptor props[] = {
@@ -415,6 +794,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setMark", NULL, set_mark, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getMark", NULL, get_mark, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"seqpacketListen", NULL, seqpacket_listen, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"seqpacketConnect", NULL, seqpacket_connect, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"seqpacketAccept", NULL, seqpacket_accept, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"seqpacketSend", NULL, seqpacket_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"seqpacketRecv", NULL, seqpacket_recv, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollStart", NULL, poll_start, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollUpdate", NULL, poll_update, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollClose", NULL, poll_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

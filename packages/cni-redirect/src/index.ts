@@ -55,7 +55,16 @@ export {
   encodeZdsRequest,
   frameZdsMessage,
 } from './zds-protocol.js';
-export type { ZdsAck, ZdsHello, ZdsRequest, ZdsWorkloadInfo } from './zds-protocol.js';
+export type {
+  ZdsAck,
+  ZdsDecodeOptions,
+  ZdsEncodeOptions,
+  ZdsHello,
+  ZdsRequest,
+  ZdsWorkloadInfo,
+} from './zds-protocol.js';
+export { ZdsPodTable, zdsReconnectDelay } from './zds-pod-table.js';
+export type { ZdsAddDecision, ZdsBackoffOptions, ZdsPodEntry } from './zds-pod-table.js';
 export { InMemoryPodSource } from './pod-source.js';
 export type { PodEvent, PodInfo, PodSource } from './pod-source.js';
 export {

@@ -3,13 +3,12 @@
  *
  * Messages are Istio's `istio.workload.zds` protobuf messages (ZdsHello,
  * WorkloadRequest{Add, Keep, Del, SnapshotSent}, WorkloadResponse{Ack}),
- * field for field, plus one amesh extension: `AddWorkload.netns_path = 1000`.
- * Istio sends them over SOCK_SEQPACKET with the netns fd as SCM_RIGHTS
- * ancillary data; amesh uses a unix *stream* socket with a 4-byte big-endian
- * length before each message and passes the netns by path
- * (`/proc/<pid>/ns/net` or `/var/run/netns/<name>`), because Node can use a
- * stream unix socket natively and a path is enough for a node-local ztunnel
- * that runs as root (it opens the path itself). See README "Agent ↔ ztunnel".
+ * field for field. Two transports carry them (see `ZdsTransport` in the
+ * node glue and README "Agent ↔ ztunnel"): Istio's SOCK_SEQPACKET, one
+ * message per packet with the netns fd as SCM_RIGHTS ancillary data (the
+ * default), and a unix *stream* socket with a 4-byte big-endian length
+ * before each message and the netns path in one amesh extension field,
+ * `AddWorkload.netns_path = 1000`.
  */
 import { CniRedirectError } from './errors.js';
 import { ProtoWriter, readFields, readString } from './protobuf-wire.js';
@@ -27,7 +26,11 @@ export type ZdsRequest =
       readonly type: 'add';
       readonly uid: string;
       readonly workloadInfo?: ZdsWorkloadInfo;
-      /** amesh extension (field 1000): the pod's netns path. */
+      /**
+       * The pod's netns path. On the stream transport it is the amesh
+       * extension field 1000; on SOCK_SEQPACKET the netns travels as an fd
+       * (SCM_RIGHTS) and the receiver sets this to `/proc/self/fd/<fd>`.
+       */
       readonly netnsPath: string;
     }
   /** A pod ztunnel may already hold but whose netns the agent cannot hand over now (snapshot only). */
@@ -57,8 +60,27 @@ export const ZDS_MAX_MESSAGE_SIZE = 64 * 1024;
 
 const NETNS_PATH_FIELD = 1000;
 
+/** Options of {@link encodeZdsRequest}. */
+export interface ZdsEncodeOptions {
+  /**
+   * Write the Add's netns path (field 1000). Default true (the stream
+   * transport); false for SOCK_SEQPACKET, where the netns travels as an fd.
+   */
+  readonly netnsPath?: boolean;
+}
+
+/** Options of {@link decodeZdsRequest}. */
+export interface ZdsDecodeOptions {
+  /**
+   * An Add must carry its netns path (field 1000). Default true (the stream
+   * transport); false for SOCK_SEQPACKET (the netns comes as an fd, and the
+   * decoded `netnsPath` is empty until the receiver fills it in).
+   */
+  readonly requireNetnsPath?: boolean;
+}
+
 /** Encodes a request's protobuf body (no length prefix). */
-export function encodeZdsRequest(request: ZdsRequest): Uint8Array {
+export function encodeZdsRequest(request: ZdsRequest, options: ZdsEncodeOptions = {}): Uint8Array {
   const w = new ProtoWriter();
   switch (request.type) {
     case 'add': {
@@ -71,7 +93,7 @@ export function encodeZdsRequest(request: ZdsRequest): Uint8Array {
           .finish();
         add.bytes(2, info, true);
       }
-      add.string(NETNS_PATH_FIELD, request.netnsPath);
+      if (options.netnsPath !== false) add.string(NETNS_PATH_FIELD, request.netnsPath);
       return w.bytes(1, add.finish(), true).finish();
     }
     case 'del':
@@ -102,7 +124,7 @@ function stringField(bytes: Uint8Array, field: number): string {
  * Decodes a request body.
  * @throws {CniRedirectError} `CNI_ERR_PROTOCOL` for malformed bytes, no payload, or an Add without uid or netns path
  */
-export function decodeZdsRequest(bytes: Uint8Array): ZdsRequest {
+export function decodeZdsRequest(bytes: Uint8Array, options: ZdsDecodeOptions = {}): ZdsRequest {
   let result: ZdsRequest | undefined;
   for (const f of readFields(bytes)) {
     if (f.field !== 1 && f.field !== 2 && f.field !== 3 && f.field !== 5) continue;
@@ -124,7 +146,8 @@ export function decodeZdsRequest(bytes: Uint8Array): ZdsRequest {
         } else if (g.field === NETNS_PATH_FIELD) netnsPath = readString(g.value);
       }
       if (uid === '') protocolError('AddWorkload without uid');
-      if (netnsPath === '') protocolError('AddWorkload without netns path (field 1000)');
+      if (netnsPath === '' && options.requireNetnsPath !== false)
+        protocolError('AddWorkload without netns path (field 1000)');
       result = { type: 'add', uid, netnsPath, ...(workloadInfo ? { workloadInfo } : {}) };
     } else if (f.field === 2) {
       const uid = stringField(f.value, 2);

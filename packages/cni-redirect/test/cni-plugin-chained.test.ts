@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,9 +116,12 @@ describe.skipIf(skipReason !== undefined)(
       expect(ztunnel.requests).toContainEqual({
         type: 'add',
         uid: pod.uid,
-        netnsPath: pod.netnsPath,
+        // SOCK_SEQPACKET: the netns came as an fd (SCM_RIGHTS), opened by ztunnel through its own fd table…
+        netnsPath: expect.stringMatching(/^\/proc\/self\/fd\/\d+$/),
         workloadInfo: { name: pod.name, namespace: 'default', serviceAccount: 'sa1' },
       });
+      // …and it is the pod's namespace.
+      expect(ztunnel.pods.get(pod.uid)?.netnsInode).toBe(statSync(pod.netnsPath).ino);
       expect(agent.captureState(pod.uid)).toEqual({ phase: 'enabled', netnsPath: pod.netnsPath });
       expect(statuses.filter((s) => s.name === pod.name).map((s) => s.status)).toEqual([
         'pending',

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryPodSource } from '../src/index.js';
-import { inspectPodRules, NodeAgent, type RedirectionStatus } from '../src/node/index.js';
+import { inspectPodRules, NodeAgent, type RedirectionStatus, requestNodeAgent } from '../src/node/index.js';
 import { CniTopology, type TestPod } from './helpers/cni-topology.js';
 import { FakeZtunnel } from './helpers/fake-ztunnel.js';
 import { sh } from './helpers/netns.js';
@@ -53,7 +53,8 @@ describe.skipIf(cniSkipReason !== undefined)(
       });
       const ztunnel = new FakeZtunnel();
       try {
-        // Already-running enrolled pods get rules at once, status pending until ztunnel acks.
+        // Already-running enrolled pods get rules at once; no status is reported until ztunnel acks
+        // (after an agent restart the control plane keeps the last one, and ztunnel still serves the pod).
         expect(await inspectPodRules(a.netnsPath)).toBe('present');
         expect(await inspectPodRules(b.netnsPath)).toBe('absent');
         expect(await inspectPodRules(c.netnsPath)).toBe('present');
@@ -62,7 +63,7 @@ describe.skipIf(cniSkipReason !== undefined)(
           netnsPath: a.netnsPath,
           reason: 'ztunnel is not connected',
         });
-        expect(statuses.get('a')).toBe('pending');
+        expect(statuses.has('a')).toBe(false);
 
         // ztunnel connects: snapshot = Add per captured pod, then SnapshotSent; all acked.
         await ztunnel.connect(zdsSocketPath);
@@ -140,6 +141,73 @@ describe.skipIf(cniSkipReason !== undefined)(
         await second.uninstall();
       }
       expect(await inspectPodRules(a.netnsPath)).toBe('absent');
+    });
+
+    it('a crashed agent restarted with its state file re-adopts a pod known only from CNI ADD, and ztunnel gets it back without a pending flap', async () => {
+      const [, , c] = pods as [TestPod, TestPod, TestPod];
+      const source = new InMemoryPodSource();
+      source.setNamespaceLabels('ns3', AMBIENT);
+      // The source knows the pod but not its netns (like a YAML directory): only CNI ADD tells it.
+      source.upsert({ uid: 'c', name: 'c', namespace: 'ns3', labels: {} });
+      const statuses: [string, RedirectionStatus | undefined][] = [];
+      const options = {
+        podSource: source,
+        cniSocketPath: join(dir, 'c3.sock'),
+        zdsSocketPath: join(dir, 'z3.sock'),
+        stateFile: join(dir, 'state', 'agent.json'),
+        reportStatus: (pod: { uid: string }, status: RedirectionStatus | undefined) =>
+          statuses.push([pod.uid, status]),
+      };
+      const first = await NodeAgent.start(options);
+      const ztunnel = new FakeZtunnel();
+      let second: NodeAgent | undefined;
+      try {
+        await ztunnel.connect(options.zdsSocketPath);
+        const answer = await requestNodeAgent(
+          options.cniSocketPath,
+          {
+            command: 'ADD',
+            containerId: 'c',
+            netns: c.netnsPath,
+            ifname: 'eth0',
+            podNamespace: 'ns3',
+            podName: 'c',
+            ips: [],
+          },
+          10_000,
+        );
+        expect(answer).toEqual({ ok: true, outcome: 'captured' });
+        await first.whenIdle();
+        // A crash leaves rules and the state file; close() does the same minus the crash.
+        await first.close();
+        await ztunnel.disconnect();
+        expect(JSON.parse(readFileSync(options.stateFile, 'utf8'))).toEqual({
+          version: 1,
+          netns: { 'ns3/c': c.netnsPath },
+        });
+        statuses.length = 0;
+        ztunnel.requests.length = 0;
+
+        second = await NodeAgent.start(options);
+        expect(second.captureState('c')).toMatchObject({ phase: 'pending', netnsPath: c.netnsPath });
+        await ztunnel.connect(options.zdsSocketPath);
+        await ztunnel.waitFor((r) => r.type === 'snapshot-sent');
+        await second.whenIdle();
+        expect(ztunnel.requests.map((r) => (r.type === 'add' ? `add:${r.uid}` : r.type))).toEqual([
+          'add:c',
+          'snapshot-sent',
+        ]);
+        expect(second.captureState('c')?.phase).toBe('enabled');
+        // Only `enabled`: the control plane never saw the pod fall back to `pending`.
+        expect(statuses).toEqual([['c', 'enabled']]);
+        await second.uninstall();
+        expect(existsSync(options.stateFile)).toBe(false);
+        expect(await inspectPodRules(c.netnsPath)).toBe('absent');
+      } finally {
+        await second?.uninstall().catch(() => {});
+        await first.uninstall().catch(() => {});
+        await ztunnel.close();
+      }
     });
 
     it('leaves no namespace, link or table behind after the topology is torn down', async () => {

@@ -14,6 +14,8 @@ import {
 } from '../src/index.js';
 import { ZdsServer, type ZdsSession, ZtunnelAgentConnection } from '../src/node/index.js';
 
+const STREAM = { transport: 'stream' } as const;
+
 /** A session handed over by the server, as a promise. */
 function nextSession(): { onConnected: (s: ZdsSession) => void; session: Promise<ZdsSession> } {
   let onConnected!: (s: ZdsSession) => void;
@@ -39,13 +41,21 @@ describe('agent ↔ ztunnel over a unix stream socket (zds messages, length-pref
 
   it('delivers each request to ztunnel’s handler in order and resolves on its ack', async () => {
     const { onConnected, session } = nextSession();
-    const server = await ZdsServer.listen({ socketPath, onZtunnelConnected: onConnected });
+    const server = await ZdsServer.listen({
+      socketPath,
+      transport: 'stream',
+      onZtunnelConnected: onConnected,
+    });
     closers.push(() => server.close());
     const seen: ZdsRequest[] = [];
-    const ztunnel = await ZtunnelAgentConnection.connect(socketPath, async (request) => {
-      await new Promise((r) => setImmediate(r));
-      seen.push(request);
-    });
+    const ztunnel = await ZtunnelAgentConnection.connect(
+      socketPath,
+      async (request) => {
+        await new Promise((r) => setImmediate(r));
+        seen.push(request);
+      },
+      STREAM,
+    );
     closers.push(() => ztunnel.close());
     const s = await session;
     await Promise.all([
@@ -65,11 +75,19 @@ describe('agent ↔ ztunnel over a unix stream socket (zds messages, length-pref
 
   it('rejects with CNI_ERR_CAPTURE_FAILED carrying ztunnel’s error when the handler throws', async () => {
     const { onConnected, session } = nextSession();
-    const server = await ZdsServer.listen({ socketPath, onZtunnelConnected: onConnected });
-    closers.push(() => server.close());
-    const ztunnel = await ZtunnelAgentConnection.connect(socketPath, (request) => {
-      if (request.type === 'add') throw new Error('netns vanished');
+    const server = await ZdsServer.listen({
+      socketPath,
+      transport: 'stream',
+      onZtunnelConnected: onConnected,
     });
+    closers.push(() => server.close());
+    const ztunnel = await ZtunnelAgentConnection.connect(
+      socketPath,
+      (request) => {
+        if (request.type === 'add') throw new Error('netns vanished');
+      },
+      STREAM,
+    );
     closers.push(() => ztunnel.close());
     const s = await session;
     const error = await s.send({ type: 'add', uid: 'u1', netnsPath: '/x' }).catch((e: unknown) => e);
@@ -80,9 +98,14 @@ describe('agent ↔ ztunnel over a unix stream socket (zds messages, length-pref
 
   it('times out a missing ack with CNI_ERR_TIMEOUT and closes the session (acks can no longer be matched)', async () => {
     const { onConnected, session } = nextSession();
-    const server = await ZdsServer.listen({ socketPath, ackTimeoutMs: 200, onZtunnelConnected: onConnected });
+    const server = await ZdsServer.listen({
+      socketPath,
+      transport: 'stream',
+      ackTimeoutMs: 200,
+      onZtunnelConnected: onConnected,
+    });
     closers.push(() => server.close());
-    const ztunnel = await ZtunnelAgentConnection.connect(socketPath, () => new Promise(() => {}));
+    const ztunnel = await ZtunnelAgentConnection.connect(socketPath, () => new Promise(() => {}), STREAM);
     closers.push(() => ztunnel.close());
     const s = await session;
     const error = await s.send({ type: 'snapshot-sent' }).catch((e: unknown) => e);
@@ -99,6 +122,7 @@ describe('agent ↔ ztunnel over a unix stream socket (zds messages, length-pref
     const sessions: ZdsSession[] = [];
     const server = await ZdsServer.listen({
       socketPath,
+      transport: 'stream',
       helloTimeoutMs: 10_000,
       onZtunnelConnected: (s) => void sessions.push(s),
     });
@@ -110,9 +134,9 @@ describe('agent ↔ ztunnel over a unix stream socket (zds messages, length-pref
     await new Promise<void>((resolve) => raw.on('close', () => resolve()));
     expect(sessions).toHaveLength(0);
 
-    const first = await ZtunnelAgentConnection.connect(socketPath, () => {});
+    const first = await ZtunnelAgentConnection.connect(socketPath, () => {}, STREAM);
     closers.push(() => first.close());
-    const second = await ZtunnelAgentConnection.connect(socketPath, () => {});
+    const second = await ZtunnelAgentConnection.connect(socketPath, () => {}, STREAM);
     closers.push(() => second.close());
     await first.closed;
     await new Promise<void>((resolve) => {
@@ -148,7 +172,7 @@ describe('agent ↔ ztunnel over a unix stream socket (zds messages, length-pref
       closers.push(() => new Promise<void>((r) => server.close(() => r())));
     });
     const handled: ZdsRequest[] = [];
-    const ztunnel = await ZtunnelAgentConnection.connect(socketPath, (r) => void handled.push(r));
+    const ztunnel = await ZtunnelAgentConnection.connect(socketPath, (r) => void handled.push(r), STREAM);
     const ended = await ztunnel.closed;
     await done;
     expect(handled).toEqual([{ type: 'del', uid: 'u1' }]);
@@ -163,7 +187,7 @@ describe('agent ↔ ztunnel over a unix stream socket (zds messages, length-pref
   });
 
   it('reports CNI_ERR_AGENT_UNREACHABLE when no agent listens', async () => {
-    const error = await ZtunnelAgentConnection.connect(join(dir, 'nobody.sock'), () => {}).catch(
+    const error = await ZtunnelAgentConnection.connect(join(dir, 'nobody.sock'), () => {}, STREAM).catch(
       (e: unknown) => e,
     );
     expect(isAmeshError(error, 'CNI_ERR_AGENT_UNREACHABLE')).toBe(true);

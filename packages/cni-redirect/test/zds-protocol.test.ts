@@ -149,10 +149,10 @@ describe('zds framing (4-byte big-endian length)', () => {
           let offset = 0;
           for (const cut of cuts) {
             const end = Math.min(bytes.length, offset + cut);
-            out.push(...decoder.push(bytes.subarray(offset, end)).map(decodeZdsRequest));
+            out.push(...decoder.push(bytes.subarray(offset, end)).map((b) => decodeZdsRequest(b)));
             offset = end;
           }
-          out.push(...decoder.push(bytes.subarray(offset)).map(decodeZdsRequest));
+          out.push(...decoder.push(bytes.subarray(offset)).map((b) => decodeZdsRequest(b)));
           expect(out).toEqual(requests);
         },
       ),

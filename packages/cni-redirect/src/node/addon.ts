@@ -18,6 +18,19 @@ interface NativeAddon {
   setMark(fd: number, mark: number): void;
   getMark(fd: number): number;
   closeFd(fd: number): void;
+  seqpacketListen(path: string, backlog: number): number;
+  seqpacketConnect(path: string): number;
+  seqpacketAccept(fd: number): number;
+  seqpacketSend(fd: number, bytes: Uint8Array, passFd: number): boolean;
+  seqpacketRecv(fd: number, maxSize: number): { data: Buffer; fds: number[] } | { eof: true } | null;
+  pollStart(fd: number, events: number, callback: (status: number, events: number) => void): PollHandle;
+  pollUpdate(handle: PollHandle, events: number): void;
+  pollClose(handle: PollHandle): void;
+}
+
+/** An opaque uv_poll_t owned by the addon. @internal */
+export interface PollHandle {
+  readonly __brand: 'PollHandle';
 }
 
 /** Where a redirected connection was originally going. */
@@ -41,6 +54,16 @@ const ADDON_PATH =
   ADDON_CANDIDATES.find((path) => existsSync(path)) ??
   ADDON_CANDIDATES[1]!;
 let loaded: NativeAddon | CniRedirectError | undefined;
+
+/** @internal the loaded addon, for the seqpacket transport. */
+export function nativeAddon(): NativeAddon {
+  return addon();
+}
+
+/** @internal maps a native error to a typed one. */
+export function toCniError(cause: unknown, netnsPath: string | null): CniRedirectError {
+  return nativeError(cause, netnsPath);
+}
 
 function addon(): NativeAddon {
   if (loaded === undefined) {

@@ -30,4 +30,19 @@ export type {
 export { ZdsServer, ZdsSession } from './zds-server.js';
 export type { ZdsServerOptions } from './zds-server.js';
 export { ZtunnelAgentConnection } from './ztunnel-agent-connection.js';
-export type { ZdsRequestHandler, ZtunnelAgentConnectionOptions } from './ztunnel-agent-connection.js';
+export { ZtunnelAgentClient } from './ztunnel-agent-client.js';
+export type {
+  ZtunnelAgentClientEvents,
+  ZtunnelAgentClientOptions,
+  ZtunnelAgentClientState,
+  ZtunnelPod,
+  ZtunnelPodEvent,
+  ZtunnelPodHandler,
+} from './ztunnel-agent-client.js';
+export type {
+  ZdsRequestContext,
+  ZdsRequestHandler,
+  ZtunnelAgentConnectionOptions,
+} from './ztunnel-agent-connection.js';
+export { DEFAULT_ZDS_TRANSPORT } from './zds-channel.js';
+export type { ZdsTransport } from './zds-channel.js';

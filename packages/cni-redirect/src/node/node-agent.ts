@@ -1,4 +1,6 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { dirname } from 'node:path';
 import {
   type CniAgentRequest,
   type CniAgentResponse,
@@ -12,6 +14,7 @@ import type { PodEvent, PodInfo, PodSource } from '../pod-source.js';
 import type { PodRuleOptions } from '../rules.js';
 import { applyPodRules, inspectPodRules, type NftOptions, removePodRules } from './nft.js';
 import { closeUnix, listenUnix } from './unix-socket.js';
+import type { ZdsTransport } from './zds-channel.js';
 import { ZdsServer, type ZdsSession } from './zds-server.js';
 
 /** Redirection status of a captured pod (Istio annotation `ambient.istio.io/redirection`). */
@@ -43,6 +46,8 @@ export interface NodeAgentOptions {
   readonly cniSocketPath: string;
   /** Unix socket ztunnel connects to. */
   readonly zdsSocketPath: string;
+  /** Default `seqpacket` (Istio's: netns fd in SCM_RIGHTS); `stream` for length-prefixed messages with the netns path. */
+  readonly zdsTransport?: ZdsTransport;
   readonly reportStatus?: PodStatusReporter;
   /** Rule options (ports, DNS capture, table name) for every pod. */
   readonly rules?: PodRuleOptions;
@@ -54,6 +59,14 @@ export interface NodeAgentOptions {
    * none is connected; default 30 000 ms (the plugin's `agentTimeoutMs` also bounds it).
    */
   readonly ztunnelWaitMs?: number;
+  /**
+   * A JSON file where the agent keeps the netns path of each pod from CNI ADD
+   * (pod sources such as a YAML directory do not know it), so a restarted
+   * agent re-adopts running pods and replays them to ztunnel. Written
+   * atomically on every change; removed by {@link NodeAgent.uninstall}.
+   * Without it, a restarted agent only knows the pods whose source gives a netns.
+   */
+  readonly stateFile?: string;
   /** Errors that are not returned to anyone (background reconciliation). Default: ignored. */
   readonly onError?: (error: Error, context: string) => void;
 }
@@ -88,6 +101,7 @@ export class NodeAgent {
   /** CNI ADDs waiting for a pod to be acked by a ztunnel that was not connected yet. */
   private readonly enabledWaiters = new Map<string, Set<(enabled: boolean) => void>>();
   private queue: Promise<unknown> = Promise.resolve();
+  private persisting: Promise<void> = Promise.resolve();
   private unwatch: (() => void) | undefined;
   private zds!: ZdsServer;
   private readonly cniServer: net.Server;
@@ -104,10 +118,19 @@ export class NodeAgent {
    */
   static async start(options: NodeAgentOptions): Promise<NodeAgent> {
     const agent = new NodeAgent(options);
+    await agent.loadState();
+    // A ztunnel may connect (it keeps retrying) before the running pods are re-adopted below:
+    // its snapshot must wait for them, or it would drop every pod it serves.
+    let adopted!: () => void;
+    const podsQueued = new Promise<void>((resolve) => {
+      adopted = resolve;
+    });
     agent.zds = await ZdsServer.listen({
       socketPath: options.zdsSocketPath,
+      ...(options.zdsTransport ? { transport: options.zdsTransport } : {}),
       ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
-      onZtunnelConnected: (session) => agent.enqueue(() => agent.sendSnapshot(session)),
+      onZtunnelConnected: (session) =>
+        podsQueued.then(() => agent.enqueue(() => agent.sendSnapshot(session))),
     });
     try {
       await listenUnix(agent.cniServer, options.cniSocketPath);
@@ -120,9 +143,10 @@ export class NodeAgent {
     });
     for (const pod of options.podSource.list()) {
       void agent
-        .enqueue(() => agent.reconcile(pod))
+        .enqueue(() => agent.reconcile(pod, true))
         .catch((error: Error) => options.onError?.(error, `enrolling ${pod.namespace}/${pod.name}`));
     }
+    adopted();
     await agent.whenIdle();
     return agent;
   }
@@ -165,6 +189,7 @@ export class NodeAgent {
     this.unwatch?.();
     await this.whenIdle();
     for (const uid of [...this.enabledWaiters.keys()]) this.settleWaiters(uid, false);
+    await this.persisting;
     await Promise.all([this.zds.close(), closeUnix(this.cniServer, this.options.cniSocketPath)]);
   }
 
@@ -179,8 +204,50 @@ export class NodeAgent {
         await this.release(uid, state);
       }
       this.cniNetns.clear();
+      await this.persist();
+      if (this.options.stateFile) await rm(this.options.stateFile, { force: true });
     });
     await this.close();
+  }
+
+  private async loadState(): Promise<void> {
+    const file = this.options.stateFile;
+    if (!file) return;
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.options.onError?.(error as Error, `reading ${file}`);
+      return;
+    }
+    try {
+      const state = JSON.parse(text) as { version?: unknown; netns?: unknown };
+      if (state.version !== 1 || typeof state.netns !== 'object' || state.netns === null)
+        throw new Error('not a version 1 node agent state');
+      for (const [key, path] of Object.entries(state.netns)) {
+        if (typeof path === 'string' && path.length > 0) this.cniNetns.set(key, path);
+      }
+    } catch (error) {
+      this.options.onError?.(error as Error, `ignoring ${file}`);
+    }
+  }
+
+  /** Writes the netns map (tmp file + rename, one write at a time; the latest map wins). */
+  private persist(): Promise<void> {
+    const file = this.options.stateFile;
+    if (!file) return Promise.resolve();
+    const write = async (): Promise<void> => {
+      const text = `${JSON.stringify({ version: 1, netns: Object.fromEntries(this.cniNetns) })}\n`;
+      await mkdir(dirname(file), { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, text, { mode: 0o600 });
+      await rename(tmp, file);
+    };
+    this.persisting = this.persisting
+      .then(write)
+      .catch((error: Error) => this.options.onError?.(error, `writing ${file}`));
+    return this.persisting;
   }
 
   private enqueue<T>(operation: () => Promise<T>): Promise<T> {
@@ -207,12 +274,18 @@ export class NodeAgent {
     const state = this.states.get(event.uid);
     if (state) {
       this.cniNetns.delete(podKey(state.ref.namespace, state.ref.name));
+      void this.persist();
       await this.release(event.uid, state);
     }
   }
 
-  /** Brings one pod to the state its labels ask for. Returns its state afterwards. */
-  private async reconcile(pod: PodInfo): Promise<PodCaptureState | undefined> {
+  /**
+   * Brings one pod to the state its labels ask for. Returns its state afterwards.
+   * `adopting`: a pod found running at start; a previous agent may have reported it
+   * `enabled` and its ztunnel may still serve it, so no `pending` is reported in between
+   * (the control plane keeps the last status; the ztunnel's ack reports `enabled` again).
+   */
+  private async reconcile(pod: PodInfo, adopting = false): Promise<PodCaptureState | undefined> {
     const ref: PodRef = { uid: pod.uid, namespace: pod.namespace, name: pod.name };
     const netnsPath = pod.netnsPath ?? this.cniNetns.get(podKey(pod.namespace, pod.name));
     const enrolled = decideEnrolment(pod.namespaceLabels, pod.labels).enrolled;
@@ -240,7 +313,7 @@ export class NodeAgent {
         { cause: error },
       );
     }
-    return this.handToZtunnel(pod, ref, netnsPath, this.zds.session);
+    return this.handToZtunnel(pod, ref, netnsPath, this.zds.session, adopting);
   }
 
   private async handToZtunnel(
@@ -248,15 +321,16 @@ export class NodeAgent {
     ref: PodRef,
     netnsPath: string,
     session: ZdsSession | undefined,
+    quiet = false,
   ): Promise<PodCaptureState> {
     if (!session) {
       const state = { phase: 'pending' as const, netnsPath, reason: NOT_CONNECTED, ref, pod };
       this.states.set(pod.uid, state);
-      this.report(ref, 'pending');
+      if (!quiet) this.report(ref, 'pending');
       return state;
     }
     this.states.set(pod.uid, { phase: 'pending', netnsPath, reason: 'waiting for ztunnel ack', ref, pod });
-    this.report(ref, 'pending');
+    if (!quiet) this.report(ref, 'pending');
     try {
       await session.send({
         type: 'add',
@@ -267,6 +341,7 @@ export class NodeAgent {
     } catch (error) {
       const state = { phase: 'pending' as const, netnsPath, reason: (error as Error).message, ref, pod };
       this.states.set(pod.uid, state);
+      if (quiet) this.report(ref, 'pending');
       return state;
     }
     const state = { phase: 'enabled' as const, netnsPath, ref, pod };
@@ -293,10 +368,14 @@ export class NodeAgent {
     this.report(state.ref, undefined);
   }
 
-  /** A (re)connected ztunnel gets every captured pod, then SnapshotSent. */
+  /**
+   * A (re)connected ztunnel gets every captured pod, then SnapshotSent. No
+   * `pending` is reported while it is replayed (a reconnecting ztunnel still
+   * serves its pods): only a refusal reports `pending`, an ack `enabled`.
+   */
   private async sendSnapshot(session: ZdsSession): Promise<void> {
     for (const state of [...this.states.values()]) {
-      await this.handToZtunnel(state.pod, state.ref, state.netnsPath, session);
+      await this.handToZtunnel(state.pod, state.ref, state.netnsPath, session, true);
     }
     await session.send({ type: 'snapshot-sent' });
   }
@@ -393,6 +472,7 @@ export class NodeAgent {
     switch (request.command) {
       case 'ADD': {
         this.cniNetns.set(key, request.netns!);
+        void this.persist();
         if (!pod) return { ok: true, outcome: 'not-enrolled' };
         const state = await this.reconcile({ ...pod, netnsPath: request.netns! });
         if (!state) return { ok: true, outcome: 'not-enrolled' };
@@ -406,6 +486,7 @@ export class NodeAgent {
       }
       case 'DEL': {
         this.cniNetns.delete(key);
+        void this.persist();
         const uid =
           pod?.uid ??
           [...this.states].find(

@@ -1,19 +1,27 @@
-import net from 'node:net';
+import { open } from 'node:fs';
+import { promisify } from 'node:util';
 import { CniRedirectError } from '../errors.js';
+import { decodeZdsAck, decodeZdsHello, encodeZdsRequest, type ZdsRequest } from '../zds-protocol.js';
 import {
-  decodeZdsAck,
-  decodeZdsHello,
-  encodeZdsRequest,
-  frameZdsMessage,
-  ZdsFrameDecoder,
-  type ZdsRequest,
-} from '../zds-protocol.js';
-import { closeUnix, listenUnix } from './unix-socket.js';
+  closeFds,
+  DEFAULT_ZDS_TRANSPORT,
+  listenZds,
+  type ZdsChannel,
+  type ZdsListener,
+  type ZdsTransport,
+} from './zds-channel.js';
+
+const openFd = promisify(open);
 
 /** Options of {@link ZdsServer.listen}. */
 export interface ZdsServerOptions {
   /** Unix socket ztunnel connects to (Istio: `/var/run/ztunnel/ztunnel.sock`). */
   readonly socketPath: string;
+  /**
+   * `seqpacket` (default, Istio's: SOCK_SEQPACKET, netns fd in SCM_RIGHTS) or
+   * `stream` (length-prefixed messages, netns path in the Add).
+   */
+  readonly transport?: ZdsTransport;
   /** How long to wait for ztunnel's ack of one message; default 5000 ms. */
   readonly ackTimeoutMs?: number;
   /** How long a new connection has to send its hello; default 5000 ms. */
@@ -37,46 +45,38 @@ export class ZdsSession {
 
   /** @internal */
   constructor(
-    private readonly socket: net.Socket,
-    private readonly decoder: ZdsFrameDecoder,
+    private readonly channel: ZdsChannel,
     private readonly ackTimeoutMs: number,
   ) {
     this.closedPromise = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
-    socket.on('data', (chunk: Buffer) => {
-      let bodies: Uint8Array[];
-      try {
-        bodies = this.decoder.push(chunk);
-      } catch (error) {
-        this.fail(error as Error);
+    channel.onMessage = (body, fds) => {
+      closeFds(fds);
+      const waiting = this.pending;
+      if (!waiting) {
+        this.fail(
+          new CniRedirectError('CNI_ERR_PROTOCOL', 'ztunnel sent an ack with no request outstanding'),
+        );
         return;
       }
-      for (const body of bodies) {
-        const waiting = this.pending;
-        if (!waiting) {
-          this.fail(
-            new CniRedirectError('CNI_ERR_PROTOCOL', 'ztunnel sent an ack with no request outstanding'),
-          );
-          return;
-        }
-        this.pending = undefined;
-        try {
-          const ack = decodeZdsAck(body);
-          if (ack.error === '') waiting.resolve();
-          else
-            waiting.reject(new CniRedirectError('CNI_ERR_CAPTURE_FAILED', `ztunnel refused: ${ack.error}`));
-        } catch (error) {
-          waiting.reject(error as Error);
-          this.fail(error as Error);
-          return;
-        }
+      this.pending = undefined;
+      try {
+        const ack = decodeZdsAck(body);
+        if (ack.error === '') waiting.resolve();
+        else waiting.reject(new CniRedirectError('CNI_ERR_CAPTURE_FAILED', `ztunnel refused: ${ack.error}`));
+      } catch (error) {
+        waiting.reject(error as Error);
+        this.fail(error as Error);
       }
-    });
-    socket.on('error', (error) => this.fail(error));
-    socket.on('close', () =>
-      this.fail(new CniRedirectError('CNI_ERR_CONNECTION_CLOSED', 'ztunnel connection closed')),
-    );
+    };
+    channel.onClose = (error) =>
+      this.fail(error ?? new CniRedirectError('CNI_ERR_CONNECTION_CLOSED', 'ztunnel connection closed'));
+  }
+
+  /** Which transport this session uses. */
+  get transport(): ZdsTransport {
+    return this.channel.transport;
   }
 
   /** True until the connection ends. */
@@ -103,10 +103,30 @@ export class ZdsSession {
           cause: this.ended,
         });
       }
+      // SOCK_SEQPACKET: the Add carries the pod's netns as an fd (SCM_RIGHTS), opened here
+      // and handed to the channel, which closes it once sent.
+      let fd: number | undefined;
+      if (request.type === 'add' && this.channel.transport === 'seqpacket') {
+        try {
+          fd = await openFd(request.netnsPath, 'r');
+        } catch (cause) {
+          throw new CniRedirectError(
+            'CNI_ERR_NETNS_NOT_FOUND',
+            `cannot open network namespace ${request.netnsPath}: ${(cause as Error).message}`,
+            { cause },
+          );
+        }
+      }
       const acked = new Promise<void>((resolve, reject) => {
         this.pending = { resolve, reject };
       });
-      this.socket.write(frameZdsMessage(encodeZdsRequest(request)));
+      const body = encodeZdsRequest(request, { netnsPath: this.channel.transport === 'stream' });
+      try {
+        this.channel.send(body, fd);
+      } catch (error) {
+        this.pending = undefined;
+        throw error;
+      }
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
@@ -144,7 +164,7 @@ export class ZdsSession {
         ? error
         : new CniRedirectError('CNI_ERR_CONNECTION_CLOSED', error.message, { cause: error }),
     );
-    this.socket.destroy();
+    this.channel.close();
     this.resolveClosed();
   }
 
@@ -160,21 +180,21 @@ export class ZdsSession {
  */
 export class ZdsServer {
   private current: ZdsSession | undefined;
+  private listener!: ZdsListener;
 
-  private constructor(
-    private readonly server: net.Server,
-    private readonly options: ZdsServerOptions,
-  ) {}
+  private constructor(private readonly options: ZdsServerOptions) {}
 
   /**
    * Listens on `options.socketPath` (replacing a stale socket file).
-   * @throws {Error} when the socket cannot be created
+   * @throws {CniRedirectError} when the socket cannot be created (`CNI_ERR_ADDON_UNAVAILABLE` for seqpacket without the addon)
    */
   static async listen(options: ZdsServerOptions): Promise<ZdsServer> {
-    const server = net.createServer();
-    const zds = new ZdsServer(server, options);
-    server.on('connection', (socket) => zds.accept(socket));
-    await listenUnix(server, options.socketPath);
+    const zds = new ZdsServer(options);
+    zds.listener = await listenZds(
+      options.socketPath,
+      options.transport ?? DEFAULT_ZDS_TRANSPORT,
+      (channel) => zds.accept(channel),
+    );
     return zds;
   }
 
@@ -183,27 +203,21 @@ export class ZdsServer {
     return this.current?.open ? this.current : undefined;
   }
 
-  private accept(socket: net.Socket): void {
-    const decoder = new ZdsFrameDecoder();
-    const helloTimeout = setTimeout(() => socket.destroy(), this.options.helloTimeoutMs ?? 5000);
-    const onData = (chunk: Buffer): void => {
-      let bodies: Uint8Array[];
+  private accept(channel: ZdsChannel): void {
+    const helloTimeout = setTimeout(() => channel.close(), this.options.helloTimeoutMs ?? 5000);
+    channel.onClose = () => clearTimeout(helloTimeout);
+    channel.onMessage = (body, fds) => {
+      closeFds(fds);
+      clearTimeout(helloTimeout);
       try {
-        bodies = decoder.push(chunk);
-        if (bodies.length === 0) return;
-        decodeZdsHello(bodies[0]!);
-        if (bodies.length > 1)
-          throw new CniRedirectError('CNI_ERR_PROTOCOL', 'message after hello before any request');
+        decodeZdsHello(body);
       } catch {
-        clearTimeout(helloTimeout);
-        socket.destroy();
+        channel.close();
         return;
       }
-      clearTimeout(helloTimeout);
-      socket.off('data', onData);
-      socket.off('error', onError);
       this.current?.close();
-      const session = new ZdsSession(socket, decoder, this.options.ackTimeoutMs ?? 5000);
+      // The session takes over the channel's handlers: later messages (acks) go to it.
+      const session = new ZdsSession(channel, this.options.ackTimeoutMs ?? 5000);
       this.current = session;
       void session.closed.then(() => {
         if (this.current === session) this.current = undefined;
@@ -213,17 +227,11 @@ export class ZdsServer {
         .then(() => this.options.onZtunnelConnected?.(session))
         .catch(() => session.close());
     };
-    const onError = (): void => {
-      clearTimeout(helloTimeout);
-    };
-    socket.on('data', onData);
-    socket.on('error', onError);
-    socket.on('close', () => clearTimeout(helloTimeout));
   }
 
   /** Closes the ztunnel connection and the socket, and removes the socket file. */
   async close(): Promise<void> {
     this.current?.close();
-    await closeUnix(this.server, this.options.socketPath);
+    await this.listener.close();
   }
 }

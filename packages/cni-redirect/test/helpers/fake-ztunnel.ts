@@ -1,9 +1,11 @@
+import { closeSync, statSync } from 'node:fs';
 import net from 'node:net';
 import type { ZdsRequest } from '../../src/index.js';
 import {
   listenServerInNetns,
   type OriginalDestination,
   originalDestination,
+  type ZdsTransport,
   ZtunnelAgentConnection,
 } from '../../src/node/index.js';
 
@@ -11,6 +13,10 @@ import {
 interface PodListeners {
   readonly netnsPath: string;
   readonly servers: net.Server[];
+  /** The netns fd passed over SOCK_SEQPACKET (closed with the pod). */
+  readonly fd: number | undefined;
+  /** Inode of the namespace it received (compare with the pod's own). */
+  readonly netnsInode: number;
 }
 
 /**
@@ -27,8 +33,14 @@ export class FakeZtunnel {
   private connection: ZtunnelAgentConnection | undefined;
   private waiters: { test: (r: ZdsRequest) => boolean; resolve: () => void }[] = [];
 
+  constructor(private readonly transport: ZdsTransport = 'seqpacket') {}
+
   async connect(socketPath: string): Promise<void> {
-    this.connection = await ZtunnelAgentConnection.connect(socketPath, (request) => this.handle(request));
+    this.connection = await ZtunnelAgentConnection.connect(
+      socketPath,
+      (request, context) => this.handle(request, context.netnsFd),
+      { transport: this.transport },
+    );
   }
 
   disconnect(): Promise<Error | undefined> {
@@ -42,7 +54,7 @@ export class FakeZtunnel {
     return new Promise((resolve) => this.waiters.push({ test, resolve }));
   }
 
-  private async handle(request: ZdsRequest): Promise<void> {
+  private async handle(request: ZdsRequest, fd: number | undefined): Promise<void> {
     if (request.type === 'add') {
       if (this.refuse?.uid === request.uid) throw new Error(this.refuse.message);
       await this.closePod(request.uid);
@@ -55,7 +67,12 @@ export class FakeZtunnel {
         await listenServerInNetns(server, request.netnsPath, { port, mark: 0x539 });
         servers.push(server);
       }
-      this.pods.set(request.uid, { netnsPath: request.netnsPath, servers });
+      this.pods.set(request.uid, {
+        netnsPath: request.netnsPath,
+        servers,
+        fd,
+        netnsInode: statSync(request.netnsPath).ino,
+      });
     } else if (request.type === 'del') {
       await this.closePod(request.uid);
     }
@@ -73,6 +90,7 @@ export class FakeZtunnel {
     if (!pod) return;
     this.pods.delete(uid);
     await Promise.all(pod.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    if (pod.fd !== undefined) closeSync(pod.fd);
   }
 
   async close(): Promise<void> {
