@@ -20,7 +20,8 @@ export class NetnsPodNetwork implements PodNetwork {
   }
 
   connect(pod: LocalPod | undefined, target: { ip: string; port: number }): net.Socket {
-    const family = net.isIPv6(target.ip) ? 6 : 4;
+    // `target.ip` comes from parsed addresses (an IPv6 literal always has a colon): no regex per connection.
+    const family = target.ip.includes(':') ? 6 : 4;
     const fd = connectSocketInNetns(pod?.netns ?? null, { family, mark: ZTUNNEL_MARK });
     const socket = new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true });
     socket.connect({ host: target.ip, port: target.port });
