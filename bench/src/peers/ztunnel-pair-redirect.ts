@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CertificateManager, createTestCa } from '@amesh/mtls-identity';
 import { nodeEcdsaP256 } from '@amesh/mtls-identity/node';
-import { parseIp, WorkloadStore } from '@amesh/workload-state';
-import type { Workload } from '@amesh/xds-types';
+import { WorkloadStore } from '@amesh/workload-state';
 // The ztunnel binary's own pod network (sockets made inside the pod's netns, marked 0x539).
 import { NetnsPodNetwork } from '../../../examples/ztunnel/src/netns-network.js';
+import { benchWorkload as workload } from './bench-workload.js';
 import { stop } from './processes.js';
 
 /** A pod of the redirect-mode mesh: its IP and the path of its network namespace. */
@@ -61,35 +61,6 @@ export async function startRedirectZtunnelPair(
     child.once('exit', (code) => reject(new Error(`redirect ztunnel pair exited with ${code}`)));
   });
   return { pid: child.pid, close: () => stop(child) };
-}
-
-function workload(uid: string, ip: string, node: string): Workload {
-  return {
-    uid,
-    name: uid,
-    namespace: 'bench',
-    addresses: [parseIp(ip)!],
-    hostname: '',
-    network: '',
-    tunnelProtocol: 'HBONE',
-    trustDomain: '',
-    serviceAccount: uid,
-    waypoint: null,
-    networkGateway: null,
-    node,
-    canonicalName: uid,
-    canonicalRevision: 'v1',
-    workloadType: 'POD',
-    workloadName: uid,
-    nativeTunnel: false,
-    services: {},
-    authorizationPolicies: [],
-    status: 'HEALTHY',
-    clusterId: 'Kubernetes',
-    applicationTunnel: null,
-    locality: null,
-    networkMode: 'STANDARD',
-  };
 }
 
 async function runPair(config: { client: NetnsPod; server: NetnsPod; baseline?: string }): Promise<void> {

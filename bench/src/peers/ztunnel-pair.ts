@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CertificateManager, createTestCa } from '@amesh/mtls-identity';
 import { nodeEcdsaP256 } from '@amesh/mtls-identity/node';
-import { parseIp, WorkloadStore } from '@amesh/workload-state';
-import type { Workload } from '@amesh/xds-types';
+import { WorkloadStore } from '@amesh/workload-state';
+import { benchWorkload as workload } from './bench-workload.js';
 import { stop } from './processes.js';
 
 /** The pod IPs of the benchmark mesh: a client pod on node1, a server pod on node2. */
@@ -81,35 +81,6 @@ export async function startZtunnelPair(
       child.send({ type: 'churn', kind, count });
     });
   return { socksPort, pid: child.pid, memoryKiB, churn, close: () => stop(child) };
-}
-
-function workload(uid: string, ip: string, node: string): Workload {
-  return {
-    uid,
-    name: uid,
-    namespace: 'bench',
-    addresses: [parseIp(ip)!],
-    hostname: '',
-    network: '',
-    tunnelProtocol: 'HBONE',
-    trustDomain: '',
-    serviceAccount: uid,
-    waypoint: null,
-    networkGateway: null,
-    node,
-    canonicalName: uid,
-    canonicalRevision: 'v1',
-    workloadType: 'POD',
-    workloadName: uid,
-    nativeTunnel: false,
-    services: {},
-    authorizationPolicies: [],
-    status: 'HEALTHY',
-    clusterId: 'Kubernetes',
-    applicationTunnel: null,
-    locality: null,
-    networkMode: 'STANDARD',
-  };
 }
 
 async function runPair(mesh: MeshAddresses, baseline: string | undefined): Promise<void> {
