@@ -2,6 +2,7 @@ import type {
   DeepPartial,
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
+  DeltaDiscoveryResponseScan,
   DiscoveryRequest,
   DiscoveryResponse,
   XdsNode,
@@ -201,7 +202,8 @@ export class AdsState {
     const seen = new Set<string>();
     let namelessErrors = false;
     for (const any of response.resources) {
-      const result = this.#decode(response.typeUrl, any.typeUrl, any.value);
+      const bytes = any.value;
+      const result = this.#decode(response.typeUrl, any.typeUrl, bytes, 0, bytes.length);
       if (result.ok) {
         seen.add(result.name);
         if (!state.wildcard && !state.names.has(result.name)) continue;
@@ -210,7 +212,9 @@ export class AdsState {
           state,
           result.name,
           result.value,
-          any.value,
+          bytes,
+          0,
+          bytes.length,
           response.versionInfo,
           events,
         );
@@ -236,59 +240,128 @@ export class AdsState {
 
   /** Handles a Delta response: accepts the valid resources and removals, returns the ACK or NACK. */
   handleDeltaResponse(response: DeltaDiscoveryResponse): ResponseOutcome {
-    const type = this.#registry.get(response.typeUrl);
-    const state = this.#types.get(response.typeUrl);
-    if (type === undefined || state === undefined) {
-      const error = new XdsClientError(
-        'XDS_ERR_UNKNOWN_TYPE_URL',
-        `response for type ${JSON.stringify(response.typeUrl)} that this client neither knows nor asked for`,
-      );
-      const nack = this.#delta({
-        typeUrl: response.typeUrl,
-        responseNonce: response.nonce,
-        errorDetail: { code: INVALID_ARGUMENT, message: error.message },
-      });
-      return {
-        requests: [nack],
-        events: [{ kind: 'nacked', typeUrl: response.typeUrl, nonce: response.nonce, errors: [error] }],
-      };
-    }
+    const state = this.#deltaTypeState(response.typeUrl);
+    if (state === undefined) return this.#unknownDeltaType(response.typeUrl, response.nonce);
     state.nonce = response.nonce;
     const events: AdsEvent[] = [];
     const errors: XdsClientError[] = [];
     for (const resource of response.resources) {
-      if (resource.resource === null) {
-        const error = new XdsClientError(
-          'XDS_ERR_RESOURCE_INVALID',
-          `resource ${resource.name} carries no body`,
-        );
-        errors.push(error);
-        this.#reject(state, resource.name, error);
-        continue;
-      }
-      const result = this.#decode(response.typeUrl, resource.resource.typeUrl, resource.resource.value);
-      if (result.ok) {
-        this.#accept(
-          response.typeUrl,
-          state,
-          resource.name,
-          result.value,
-          resource.resource.value,
-          resource.version,
-          events,
-        );
-      } else {
-        errors.push(result.error);
-        this.#reject(state, resource.name, result.error);
-      }
+      const body = resource.resource;
+      this.#deltaResource(
+        response.typeUrl,
+        state,
+        resource.name,
+        resource.version,
+        body === null ? undefined : body.typeUrl,
+        body === null ? undefined : body.value,
+        0,
+        body === null ? 0 : body.value.length,
+        events,
+        errors,
+      );
     }
-    for (const name of response.removedResources) this.#remove(response.typeUrl, state, name, events);
+    return this.#deltaDone(
+      response.typeUrl,
+      state,
+      response.nonce,
+      response.removedResources,
+      events,
+      errors,
+    );
+  }
+
+  /**
+   * Handles a Delta response scanned by `scanDeltaDiscoveryResponse` (same
+   * outcome as {@link AdsState.handleDeltaResponse} for the same bytes): each
+   * resource is decoded and accepted as it is visited, so nothing of the
+   * envelope stays alive per resource while a full sync is processed.
+   */
+  handleDeltaResponseScan(scan: DeltaDiscoveryResponseScan): ResponseOutcome {
+    const typeUrl = scan.typeUrl;
+    const state = this.#deltaTypeState(typeUrl);
+    if (state === undefined) return this.#unknownDeltaType(typeUrl, scan.nonce);
+    state.nonce = scan.nonce;
+    const events: AdsEvent[] = [];
+    const errors: XdsClientError[] = [];
+    scan.forEachResource((ref) => {
+      this.#deltaResource(
+        typeUrl,
+        state,
+        ref.name,
+        ref.version,
+        ref.hasBody ? ref.typeUrl : undefined,
+        ref.hasBody ? ref.bytes : undefined,
+        ref.start,
+        ref.end,
+        events,
+        errors,
+      );
+    });
+    return this.#deltaDone(typeUrl, state, scan.nonce, scan.removedResources, events, errors);
+  }
+
+  #deltaTypeState(typeUrl: string): TypeState | undefined {
+    return this.#registry.get(typeUrl) === undefined ? undefined : this.#types.get(typeUrl);
+  }
+
+  #unknownDeltaType(typeUrl: string, nonce: string): ResponseOutcome {
+    const error = new XdsClientError(
+      'XDS_ERR_UNKNOWN_TYPE_URL',
+      `response for type ${JSON.stringify(typeUrl)} that this client neither knows nor asked for`,
+    );
+    const nack = this.#delta({
+      typeUrl,
+      responseNonce: nonce,
+      errorDetail: { code: INVALID_ARGUMENT, message: error.message },
+    });
+    return { requests: [nack], events: [{ kind: 'nacked', typeUrl, nonce, errors: [error] }] };
+  }
+
+  /**
+   * One resource of a Delta response, its body `bytes[start, end)`;
+   * `anyTypeUrl` and `bytes` are undefined when it carries no body.
+   */
+  #deltaResource(
+    typeUrl: string,
+    state: TypeState,
+    name: string,
+    version: string,
+    anyTypeUrl: string | undefined,
+    bytes: Uint8Array | undefined,
+    start: number,
+    end: number,
+    events: AdsEvent[],
+    errors: XdsClientError[],
+  ): void {
+    if (anyTypeUrl === undefined || bytes === undefined) {
+      const error = new XdsClientError('XDS_ERR_RESOURCE_INVALID', `resource ${name} carries no body`);
+      errors.push(error);
+      this.#reject(state, name, error);
+      return;
+    }
+    const result = this.#decode(typeUrl, anyTypeUrl, bytes, start, end);
+    if (result.ok) this.#accept(typeUrl, state, name, result.value, bytes, start, end, version, events);
+    else {
+      errors.push(result.error);
+      this.#reject(state, name, result.error);
+    }
+  }
+
+  #deltaDone(
+    typeUrl: string,
+    state: TypeState,
+    nonce: string,
+    removedResources: readonly string[],
+    events: AdsEvent[],
+    errors: XdsClientError[],
+  ): ResponseOutcome {
+    for (const name of removedResources) this.#remove(typeUrl, state, name, events);
     const failed = errors.length > 0;
-    const message = failed ? nackMessage(response.typeUrl, errors) : '';
-    if (failed) events.push({ kind: 'nacked', typeUrl: response.typeUrl, nonce: response.nonce, errors });
+    const message = failed ? nackMessage(typeUrl, errors) : '';
+    if (failed) events.push({ kind: 'nacked', typeUrl, nonce, errors });
     const answer = this.#delta({
-      typeUrl: response.typeUrl,
-      responseNonce: response.nonce,
+      typeUrl,
+      responseNonce: nonce,
       ...(failed ? { errorDetail: { code: INVALID_ARGUMENT, message } } : {}),
     });
     return { requests: [answer], events };
@@ -327,7 +400,8 @@ export class AdsState {
     return state;
   }
 
-  #decode(typeUrl: string, anyTypeUrl: string, bytes: Uint8Array) {
+  /** Decodes `bytes[start, end)` with the type's decoder (in place when it has `decodeRange`). */
+  #decode(typeUrl: string, anyTypeUrl: string, bytes: Uint8Array, start: number, end: number) {
     if (anyTypeUrl !== typeUrl) {
       return {
         ok: false as const,
@@ -337,16 +411,21 @@ export class AdsState {
         ),
       };
     }
-    if (bytes.length > this.#maxResourceBytes) {
+    const length = end - start;
+    if (length > this.#maxResourceBytes) {
       return {
         ok: false as const,
         error: new XdsClientError(
           'XDS_ERR_RESOURCE_TOO_LARGE',
-          `resource of ${bytes.length} bytes exceeds the limit of ${this.#maxResourceBytes}`,
+          `resource of ${length} bytes exceeds the limit of ${this.#maxResourceBytes}`,
         ),
       };
     }
-    const result = this.#registry.get(typeUrl)!.decode(bytes);
+    const type = this.#registry.get(typeUrl)!;
+    const result =
+      type.decodeRange === undefined
+        ? type.decode(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
+        : type.decodeRange(bytes, start, end);
     if (result.ok) return result;
     const error = new XdsClientError('XDS_ERR_RESOURCE_INVALID', result.error.message, {
       cause: result.error,
@@ -362,6 +441,8 @@ export class AdsState {
     name: string,
     value: unknown,
     bytes: Uint8Array,
+    start: number,
+    end: number,
     version: string,
     events: AdsEvent[],
   ): void {
@@ -369,8 +450,10 @@ export class AdsState {
     const unchanged =
       cached?.status.state === 'acked' &&
       cached.rawBuffer !== undefined &&
-      cached.rawLength === bytes.byteLength &&
-      Buffer.from(cached.rawBuffer, cached.rawOffset, cached.rawLength).equals(bytes);
+      cached.rawLength === end - start &&
+      Buffer.from(cached.rawBuffer, cached.rawOffset, cached.rawLength).equals(
+        Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start),
+      );
     if (unchanged) {
       cached.status = {
         state: 'acked',
@@ -382,8 +465,8 @@ export class AdsState {
     state.resources.set(name, {
       status: { state: 'acked', value, version },
       rawBuffer: bytes.buffer,
-      rawOffset: bytes.byteOffset,
-      rawLength: bytes.byteLength,
+      rawOffset: bytes.byteOffset + start,
+      rawLength: end - start,
     });
     events.push({ kind: 'changed', typeUrl, name, value });
   }

@@ -31,42 +31,54 @@ export function addressName(address: Address): string {
     : `${address.service.namespace}/${address.service.hostname}`;
 }
 
+function decodeAddressResource(bytes: Uint8Array, start: number, end: number): DecodeResult<Address> {
+  return safely('istio.workload.Address', () => {
+    const address = decodeAddress(bytes, start, end);
+    if (address.type === 'workload') {
+      if (!address.workload.uid) return invalid('Address.workload has no uid');
+      for (const ip of address.workload.addresses) {
+        if (ip.length !== 4 && ip.length !== 16) {
+          return invalid(
+            `workload ${address.workload.uid} has an address of ${ip.length} bytes (want 4 or 16)`,
+            address.workload.uid,
+          );
+        }
+      }
+    } else if (address.type === 'service') {
+      if (!address.service.hostname) return invalid('Address.service has no hostname');
+    } else {
+      return invalid('Address has neither workload nor service');
+    }
+    return { ok: true, name: addressName(address), value: address };
+  });
+}
+
 /** `istio.workload.Address`: must be a workload with a uid or a service with a hostname. */
 export const addressResourceType: XdsResourceType<Address> = {
   typeUrl: TypeUrl.address,
   allResourcesRequiredInSotW: true,
-  decode: (bytes) =>
-    safely('istio.workload.Address', () => {
-      const address = decodeAddress(bytes);
-      if (address.type === 'workload') {
-        if (!address.workload.uid) return invalid('Address.workload has no uid');
-        for (const ip of address.workload.addresses) {
-          if (ip.length !== 4 && ip.length !== 16) {
-            return invalid(
-              `workload ${address.workload.uid} has an address of ${ip.length} bytes (want 4 or 16)`,
-              address.workload.uid,
-            );
-          }
-        }
-      } else if (address.type === 'service') {
-        if (!address.service.hostname) return invalid('Address.service has no hostname');
-      } else {
-        return invalid('Address has neither workload nor service');
-      }
-      return { ok: true, name: addressName(address), value: address };
-    }),
+  decode: (bytes) => decodeAddressResource(bytes, 0, bytes.length),
+  decodeRange: decodeAddressResource,
 };
+
+function decodeAuthorizationResource(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): DecodeResult<Authorization> {
+  return safely('istio.security.Authorization', () => {
+    const policy = decodeAuthorization(bytes, start, end);
+    if (!policy.name) return invalid('Authorization has no name');
+    return { ok: true, name: `${policy.namespace}/${policy.name}`, value: policy };
+  });
+}
 
 /** `istio.security.Authorization`: needs a name; named `<namespace>/<name>`. */
 export const authorizationResourceType: XdsResourceType<Authorization> = {
   typeUrl: TypeUrl.authorization,
   allResourcesRequiredInSotW: true,
-  decode: (bytes) =>
-    safely('istio.security.Authorization', () => {
-      const policy = decodeAuthorization(bytes);
-      if (!policy.name) return invalid('Authorization has no name');
-      return { ok: true, name: `${policy.namespace}/${policy.name}`, value: policy };
-    }),
+  decode: (bytes) => decodeAuthorizationResource(bytes, 0, bytes.length),
+  decodeRange: decodeAuthorizationResource,
 };
 
 function envoyType(

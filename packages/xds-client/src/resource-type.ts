@@ -20,6 +20,11 @@ export interface XdsResourceType<T = unknown> {
   readonly allResourcesRequiredInSotW: boolean;
   /** Decodes and validates one resource; must not throw. */
   decode(bytes: Uint8Array): DecodeResult<T>;
+  /**
+   * Optional: the same as `decode(bytes.subarray(start, end))` without that
+   * view (a client decodes every resource of a response in place); must not throw.
+   */
+  decodeRange?(bytes: Uint8Array, start: number, end: number): DecodeResult<T>;
 }
 
 /**

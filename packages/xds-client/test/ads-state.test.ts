@@ -3,7 +3,9 @@ import {
   type DiscoveryResponse,
   encodeAddress,
   encodeAuthorization,
+  encodeDeltaDiscoveryResponse,
   encodeMessage,
+  scanDeltaDiscoveryResponse,
   TypeUrl,
 } from '@amesh/xds-types';
 import { describe, expect, it } from 'vitest';
@@ -300,5 +302,46 @@ describe('Delta: telling a real change from a resend', () => {
       version: '3',
       value: { workload: { name: 'b' } },
     });
+  });
+});
+
+describe('Delta: a scanned response', () => {
+  it('gives the same ACK/NACK, events and cache as the decoded response, one resource at a time', () => {
+    const responses: DeltaDiscoveryResponse[] = [
+      delta([
+        ['w1', '1', encodeAddress(workload('w1', [10, 0, 0, 1]))],
+        ['w2', '1', encodeAddress(workload('w2', [10, 0, 0, 2]))],
+        ['bad', '1', Buffer.from([0x0a, 0x09, 0x01])],
+      ]),
+      // w1 resent unchanged, w2 changed, w3 without a body, "bad" removed.
+      {
+        ...delta(
+          [
+            ['w1', '2', encodeAddress(workload('w1', [10, 0, 0, 1]))],
+            ['w2', '2', encodeAddress(workload('w2', [10, 0, 0, 22]))],
+          ],
+          ['bad'],
+          'n2',
+        ),
+      },
+      delta([], [], 'n3', 'type.googleapis.com/example.Unknown'),
+    ];
+    responses[1]!.resources.push({ name: 'w3', version: '1', aliases: [], resource: null });
+    const decoded = new AdsState({ mode: 'delta', node, registry: registry() });
+    const scanned = new AdsState({ mode: 'delta', node, registry: registry() });
+    for (const state of [decoded, scanned]) {
+      state.subscribe(TypeUrl.address, WILDCARD);
+      state.streamStarted();
+    }
+    for (const response of responses) {
+      const bytes = encodeDeltaDiscoveryResponse(response);
+      const expected = decoded.handleDeltaResponse(response);
+      const actual = scanned.handleDeltaResponseScan(scanDeltaDiscoveryResponse(bytes));
+      expect(actual).toEqual(expected);
+      expect(scanned.resources(TypeUrl.address)).toEqual(decoded.resources(TypeUrl.address));
+    }
+    expect(scanned.get(TypeUrl.address, 'w1')).toMatchObject({ state: 'acked', version: '2' });
+    expect(scanned.get(TypeUrl.address, 'w3')).toMatchObject({ state: 'nacked' });
+    expect(scanned.get(TypeUrl.address, 'bad')).toBeUndefined();
   });
 });

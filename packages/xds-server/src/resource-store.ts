@@ -1,4 +1,4 @@
-import { encodeAny, encodeDeltaResource } from '@amesh/xds-types';
+import { encodeAny, encodeDeltaResource, encodeDeltaResourceFields } from '@amesh/xds-types';
 
 /** One resource as the caller gives it: its version and its encoded message bytes. */
 export interface ResourceInput {
@@ -17,10 +17,23 @@ export interface StoredResource extends ResourceInput {
   readonly delta: Uint8Array;
 }
 
+/**
+ * Every resource of a type at one version, built once and shared by every
+ * client that needs all of it (each fresh wildcard subscriber: every ztunnel).
+ */
+export interface FullState {
+  /** name → version of every resource; never changed after it is built. */
+  readonly versions: ReadonlyMap<string, string>;
+  /** The Delta `resources` fields of every resource, encoded. */
+  readonly deltaResources: Uint8Array;
+}
+
 interface TypeEntry {
   readonly resources: Map<string, StoredResource>;
   /** Bumped on every change of this type; the SotW `version_info`. */
   version: number;
+  /** The shared full state of this version, once asked for. */
+  full: FullState | undefined;
 }
 
 /**
@@ -63,6 +76,7 @@ export class ResourceStore {
     }
     if (changed.length > 0) {
       entry.version++;
+      entry.full = undefined;
       let dirty = this.#dirty.get(typeUrl);
       if (dirty === undefined) {
         dirty = new Set();
@@ -81,6 +95,21 @@ export class ResourceStore {
   /** Every resource of a type. */
   all(typeUrl: string): ReadonlyMap<string, StoredResource> {
     return this.#types.get(typeUrl)?.resources ?? new Map();
+  }
+
+  /** Every resource of a type as one shared {@link FullState}, built on first use after a change. */
+  fullState(typeUrl: string): FullState {
+    const entry = this.#entry(typeUrl);
+    if (entry.full === undefined) {
+      const versions = new Map<string, string>();
+      const encoded: Uint8Array[] = [];
+      for (const [name, stored] of entry.resources) {
+        versions.set(name, stored.version);
+        encoded.push(stored.delta);
+      }
+      entry.full = { versions, deltaResources: encodeDeltaResourceFields(encoded) };
+    }
+    return entry.full;
   }
 
   /** The SotW version of a type (`"0"` before any resource). */
@@ -108,7 +137,7 @@ export class ResourceStore {
   #entry(typeUrl: string): TypeEntry {
     let entry = this.#types.get(typeUrl);
     if (entry === undefined) {
-      entry = { resources: new Map(), version: 0 };
+      entry = { resources: new Map(), version: 0, full: undefined };
       this.#types.set(typeUrl, entry);
     }
     return entry;

@@ -6,7 +6,8 @@ import type {
   XdsNode,
 } from '@amesh/xds-types';
 import { XdsServerError } from './errors.js';
-import { type ResourceInput, ResourceStore } from './resource-store.js';
+import { KnownVersions } from './known-versions.js';
+import { type FullState, type ResourceInput, ResourceStore } from './resource-store.js';
 
 /** Subscribe to every resource of a type. */
 const WILDCARD = '*';
@@ -14,7 +15,11 @@ const WILDCARD = '*';
 /** Which ADS flavour a stream speaks. */
 export type XdsStreamMode = 'sotw' | 'delta';
 
-/** A response for the transport to send, resources already encoded. */
+/**
+ * A response for the transport to send, resources already encoded. Read-only:
+ * the full-state response of a type is one object shared by every fresh
+ * wildcard client it goes to (a transport may encode it once).
+ */
 export type XdsServerResponse =
   | { readonly mode: 'sotw'; readonly response: PreparedDiscoveryResponse }
   | { readonly mode: 'delta'; readonly response: PreparedDeltaDiscoveryResponse };
@@ -92,7 +97,7 @@ interface TypeSubscription {
   wildcard: boolean;
   readonly names: Set<string>;
   /** Delta: name → version the client holds. SotW: names last sent. */
-  readonly known: Map<string, string>;
+  readonly known: KnownVersions;
   sentNonce: string;
   sentVersion: string;
   ackedVersion: string;
@@ -129,6 +134,12 @@ interface StreamState {
  */
 export class XdsServerCore {
   readonly #store = new ResourceStore();
+  /**
+   * Full-state responses by nonce, per shared full state (the first response
+   * of a fresh stream has the same nonce on every stream): one response
+   * object, so the transport can encode it once for every such client.
+   */
+  readonly #fullResponses = new WeakMap<FullState, Map<string, PreparedDeltaDiscoveryResponse>>();
   readonly #streams = new Map<string, StreamState>();
   readonly #debounceMs: number;
   readonly #timers: XdsServerTimers;
@@ -274,7 +285,7 @@ export class XdsServerCore {
     const sub: TypeSubscription = {
       wildcard: false,
       names: new Set(),
-      known: new Map(),
+      known: new KnownVersions(),
       sentNonce: '',
       sentVersion: '',
       ackedVersion: '',
@@ -424,8 +435,8 @@ export class XdsServerCore {
     if (first || everything) {
       const stored = this.#store.all(typeUrl).keys();
       if (sub.wildcard && sub.known.size === 0 && sub.names.size === 0) {
-        // A fresh wildcard subscriber (every ztunnel): every stored name, without copying them into a Set.
-        this.#sendDelta(stream, typeUrl, sub, stored, first);
+        // A fresh wildcard subscriber (every ztunnel): the shared full state.
+        this.#sendFullDelta(stream, typeUrl, sub, first);
         return;
       }
       const all = new Set<string>(sub.known.keys());
@@ -435,6 +446,38 @@ export class XdsServerCore {
     } else if (interesting.size > 0) {
       this.#sendDelta(stream, typeUrl, sub, interesting, false);
     }
+  }
+
+  /**
+   * Sends every stored resource of a type to a Delta client that holds none:
+   * the encoded resources and the name → version map are built once per
+   * store version and shared by every such client.
+   */
+  #sendFullDelta(stream: StreamState, typeUrl: string, sub: TypeSubscription, always: boolean): void {
+    const full = this.#store.fullState(typeUrl);
+    if (!always && full.versions.size === 0) return;
+    sub.known.resetTo(full);
+    const nonce = String(++stream.nonce);
+    sub.sentNonce = nonce;
+    sub.status = { state: 'pending', nonce };
+    let byNonce = this.#fullResponses.get(full);
+    if (byNonce === undefined) {
+      byNonce = new Map();
+      this.#fullResponses.set(full, byNonce);
+    }
+    let response = byNonce.get(nonce);
+    if (response === undefined) {
+      response = {
+        systemVersionInfo: this.#store.version(typeUrl),
+        typeUrl,
+        nonce,
+        resources: [],
+        encodedResources: full.deltaResources,
+        removedResources: [],
+      };
+      byNonce.set(nonce, response);
+    }
+    stream.send({ mode: 'delta', response });
   }
 
   #sendDelta(

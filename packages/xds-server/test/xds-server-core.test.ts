@@ -77,6 +77,76 @@ function recorder() {
 }
 
 describe('Delta serving', () => {
+  it('encodes the full state once for every fresh wildcard client and tracks each client apart afterwards', () => {
+    const core = new XdsServerCore({ debounceMs: 0 });
+    core.setResources(
+      TypeUrl.address,
+      new Map(['w1', 'w2', 'w3'].map((n, i) => [n, { version: '1', resource: addr(n, i + 1) }])),
+    );
+    const raw: XdsServerResponse[] = [];
+    const clients = [recorder(), recorder()];
+    const streams = clients.map((c) =>
+      core.openStream('delta', (r) => {
+        raw.push(r);
+        c.send(r);
+      }),
+    );
+    for (const stream of streams) stream.receive(deltaReq({}));
+    const [first, second] = raw.map((r) => r.response as { encodedResources?: Uint8Array });
+    expect(first?.encodedResources).toBeDefined();
+    expect(second?.encodedResources).toBe(first?.encodedResources);
+    // Both first responses carry nonce "1": one shared response object, encoded once by the transport.
+    expect(raw[1]?.response).toBe(raw[0]?.response);
+    for (const c of clients) {
+      expect(c.delta[0]?.resources.map((r) => [r.name, r.version])).toEqual([
+        ['w1', '1'],
+        ['w2', '1'],
+        ['w3', '1'],
+      ]);
+    }
+
+    core.update(
+      TypeUrl.address,
+      new Map([
+        ['w2', { version: '2', resource: addr('w2', 22) }],
+        ['w3', null],
+      ]),
+    );
+    for (const [i, c] of clients.entries()) {
+      expect(c.delta[1]?.resources.map((r) => [r.name, r.version])).toEqual([['w2', '2']]);
+      expect(c.delta[1]?.removedResources).toEqual(['w3']);
+      expect(core.clientResources(streams[i]!.id, TypeUrl.address)).toEqual(
+        new Map([
+          ['w1', '1'],
+          ['w2', '2'],
+        ]),
+      );
+    }
+    // Setting w2 back to what the full state had, and w3 again: still per client.
+    core.update(
+      TypeUrl.address,
+      new Map([
+        ['w2', { version: '1', resource: addr('w2', 2) }],
+        ['w3', { version: '1', resource: addr('w3', 3) }],
+      ]),
+    );
+    expect(clients[0]?.delta[2]?.resources.map((r) => [r.name, r.version])).toEqual([
+      ['w2', '1'],
+      ['w3', '1'],
+    ]);
+    expect(core.clients().map((c) => c.types[0]?.resourceCount)).toEqual([3, 3]);
+
+    // A client joining now gets the state of now, not the first full state.
+    const late = recorder();
+    core.openStream('delta', late.send).receive(deltaReq({}));
+    expect(late.delta[0]?.resources.map((r) => [r.name, r.version])).toEqual([
+      ['w1', '1'],
+      ['w2', '1'],
+      ['w3', '1'],
+    ]);
+    expect(core.clients().map((c) => c.types[0]?.resourceCount)).toEqual([3, 3, 3]);
+  });
+
   it('answers a legacy wildcard with everything, then pushes only changed names after the debounce', () => {
     const t = manualTimers();
     const core = new XdsServerCore({ timers: t.timers, debounceMs: 50 });

@@ -5,7 +5,12 @@ import type {
   DiscoveryRequest,
   DiscoveryResponse,
 } from './discovery-types.js';
-import { readDeltaDiscoveryResponse, readDiscoveryResponse } from './discovery-decode.js';
+import {
+  type DeltaDiscoveryResponseScan,
+  readDeltaDiscoveryResponse,
+  readDiscoveryResponse,
+  scanDeltaDiscoveryResponse as scanDelta,
+} from './discovery-decode.js';
 import { XdsCodecError } from './errors.js';
 import { readAddress, readAuthorization } from './istio-decode.js';
 import type { Address, Authorization, DeepPartial } from './istio-types.js';
@@ -70,10 +75,14 @@ function fastDecode<T>(fullName: string, decode: (bytes: Uint8Array) => T, bytes
   try {
     return decode(bytes);
   } catch (cause) {
-    throw new XdsCodecError('XDS_ERR_DECODE', `cannot decode ${fullName}: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw decodeError(fullName, cause);
   }
+}
+
+function decodeError(fullName: string, cause: unknown): XdsCodecError {
+  return new XdsCodecError('XDS_ERR_DECODE', `cannot decode ${fullName}: ${(cause as Error).message}`, {
+    cause,
+  });
 }
 
 /** True when this package can encode and decode the message a type URL names. */
@@ -136,11 +145,20 @@ export function encodeAddress(address: DeepPartial<Address>): Uint8Array {
 }
 
 /**
- * Decodes an `istio.workload.Address` into the documented shape.
+ * Decodes an `istio.workload.Address` into the documented shape: all of
+ * `bytes`, or `bytes[start, end)` (the same value as decoding
+ * `bytes.subarray(start, end)`, without that view: a client decodes each
+ * resource of a response in place).
  * @throws {XdsCodecError} `XDS_ERR_DECODE` for bytes that are not an Address
+ * @throws {RangeError} for a range that is not within `bytes`
  */
-export function decodeAddress(bytes: Uint8Array): Address {
-  return fastDecode('istio.workload.Address', readAddress, bytes);
+export function decodeAddress(bytes: Uint8Array, start = 0, end: number = bytes.length): Address {
+  checkRange(bytes, start, end);
+  try {
+    return readAddress(bytes, start, end);
+  } catch (cause) {
+    throw decodeError('istio.workload.Address', cause);
+  }
 }
 
 /**
@@ -152,11 +170,26 @@ export function encodeAuthorization(policy: DeepPartial<Authorization>): Uint8Ar
 }
 
 /**
- * Decodes an `istio.security.Authorization` into the documented shape.
+ * Decodes an `istio.security.Authorization` into the documented shape: all
+ * of `bytes`, or `bytes[start, end)` (as {@link decodeAddress}).
  * @throws {XdsCodecError} `XDS_ERR_DECODE` for bytes that are not an Authorization
+ * @throws {RangeError} for a range that is not within `bytes`
  */
-export function decodeAuthorization(bytes: Uint8Array): Authorization {
-  return fastDecode('istio.security.Authorization', readAuthorization, bytes);
+export function decodeAuthorization(bytes: Uint8Array, start = 0, end: number = bytes.length): Authorization {
+  checkRange(bytes, start, end);
+  try {
+    return readAuthorization(bytes, start, end);
+  } catch (cause) {
+    throw decodeError('istio.security.Authorization', cause);
+  }
+}
+
+function checkRange(bytes: Uint8Array, start: number, end: number): void {
+  if (
+    !(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= bytes.length)
+  ) {
+    throw new RangeError(`range [${start}, ${end}) is not within ${bytes.length} bytes`);
+  }
 }
 
 /** Encodes a SotW request. @throws {XdsCodecError} */
@@ -190,6 +223,18 @@ export function encodeDeltaDiscoveryResponse(message: DeepPartial<DeltaDiscovery
 /** Decodes a Delta response (plain objects, resource bodies as views into `bytes`, no copy). @throws {XdsCodecError} */
 export function decodeDeltaDiscoveryResponse(bytes: Uint8Array): DeltaDiscoveryResponse {
   return fastDecode('envoy.service.discovery.v3.DeltaDiscoveryResponse', readDeltaDiscoveryResponse, bytes);
+}
+
+/**
+ * Validates a Delta response as strictly as {@link decodeDeltaDiscoveryResponse}
+ * (it refuses exactly the same bytes) and returns its header with a visitor
+ * over its resources, which builds no object per resource: the client's full
+ * sync path, where 10 000 decoded envelopes kept alive until the last
+ * resource is handled would only be garbage for the collector to copy.
+ * @throws {XdsCodecError} `XDS_ERR_DECODE` for bytes that are not a DeltaDiscoveryResponse
+ */
+export function scanDeltaDiscoveryResponse(bytes: Uint8Array): DeltaDiscoveryResponseScan {
+  return fastDecode('envoy.service.discovery.v3.DeltaDiscoveryResponse', scanDelta, bytes);
 }
 
 /**

@@ -164,3 +164,207 @@ function readControlPlane(r: WireReader, end: number): ControlPlane {
   r.finish(end);
   return d;
 }
+
+/**
+ * One resource of a scanned Delta response: its name, version and the
+ * position of its body in the response bytes. The object is reused from one
+ * resource to the next; copy what outlives the visit.
+ */
+export interface DeltaResourceRef {
+  /** `Resource.name`. */
+  name: string;
+  /** `Resource.version`. */
+  version: string;
+  /** Whether the Resource carries a body (`resource` set); `false` for `resource: null`. */
+  hasBody: boolean;
+  /** `resource.type_url` (empty without a body). */
+  typeUrl: string;
+  /** The whole response; the body (`resource.value`) is `bytes[start, end)`. */
+  bytes: Buffer;
+  start: number;
+  end: number;
+}
+
+/**
+ * A strictly validated Delta response whose resources are visited one at a
+ * time: every bound of the envelope (response, `Resource`, `Any`, TTL) is
+ * checked up front, exactly what {@link readDeltaDiscoveryResponse} refuses
+ * is refused, but no object is built per resource until it is visited, so a
+ * full sync keeps no per-resource envelope alive while it is processed.
+ */
+export interface DeltaDiscoveryResponseScan {
+  readonly systemVersionInfo: string;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  readonly removedResources: readonly string[];
+  /** How many `resources` the response carries. */
+  readonly resourceCount: number;
+  /** Visits the resources in order, with one reused {@link DeltaResourceRef}. */
+  forEachResource(visit: (resource: Readonly<DeltaResourceRef>) => void): void;
+}
+
+/** Scans an `envoy.service.discovery.v3.DeltaDiscoveryResponse`; throws on malformed input. */
+export function scanDeltaDiscoveryResponse(bytes: Uint8Array): DeltaDiscoveryResponseScan {
+  const r = new WireReader(bytes);
+  const buf = r.buf;
+  const end = buf.length;
+  let systemVersionInfo = '';
+  let typeUrl = '';
+  let nonce = '';
+  const removedResources: string[] = [];
+  let resourceCount = 0;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    switch (tag >>> 3) {
+      case 1:
+        systemVersionInfo = r.string(end);
+        break;
+      case 2:
+        checkResource(r, r.length(end));
+        resourceCount++;
+        break;
+      case 4:
+        typeUrl = r.string(end);
+        break;
+      case 6:
+        removedResources.push(r.string(end));
+        break;
+      case 5:
+        nonce = r.string(end);
+        break;
+      case 7:
+        readControlPlane(r, r.length(end));
+        break;
+      default:
+        r.skip(tag & 7, end);
+    }
+  }
+  return {
+    systemVersionInfo,
+    typeUrl,
+    nonce,
+    removedResources,
+    resourceCount,
+    forEachResource(visit) {
+      if (resourceCount === 0) return;
+      const ref: DeltaResourceRef = {
+        name: '',
+        version: '',
+        hasBody: false,
+        typeUrl: '',
+        bytes: buf,
+        start: 0,
+        end: 0,
+      };
+      const w = new WireReader(buf);
+      // The envelope was checked by the scan: this walk reads the same
+      // fields the same way (every known field as length-delimited, whatever
+      // its wire type, like the decoders), so it stays on the same bounds.
+      while (w.pos < end) {
+        const tag = w.uint32(end);
+        switch (tag >>> 3) {
+          case 2:
+            visitResource(w, w.length(end), ref);
+            visit(ref);
+            break;
+          case 1:
+          case 4:
+          case 5:
+          case 6:
+          case 7:
+            w.pos = w.length(end);
+            break;
+          default:
+            w.skip(tag & 7, end);
+        }
+      }
+    },
+  };
+}
+
+/** Checks one `Resource` the way {@link readResource} reads it, building nothing. */
+function checkResource(r: WireReader, end: number): void {
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    switch (tag >>> 3) {
+      case 1:
+      case 3:
+      case 4:
+        // Strings: a length and its bound, like WireReader.string.
+        r.pos = r.length(end);
+        break;
+      case 2: {
+        const stop = r.length(end);
+        while (r.pos < stop) {
+          const inner = r.uint32(stop);
+          const field = inner >>> 3;
+          if (field === 1 || field === 2) r.pos = r.length(stop);
+          else r.skip(inner & 7, stop);
+        }
+        r.finish(stop);
+        break;
+      }
+      case 6: {
+        const stop = r.length(end);
+        const body = r.buf.subarray(r.pos, stop);
+        r.pos = stop;
+        messageType('google.protobuf.Duration').decode(body);
+        break;
+      }
+      default:
+        r.skip(tag & 7, end);
+    }
+  }
+  r.finish(end);
+}
+
+/** Reads one already checked `Resource` into `ref` (last scalar wins; a repeated `resource` replaces the earlier one). */
+function visitResource(r: WireReader, end: number, ref: DeltaResourceRef): void {
+  ref.name = '';
+  ref.version = '';
+  ref.hasBody = false;
+  ref.typeUrl = '';
+  ref.start = 0;
+  ref.end = 0;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    switch (tag >>> 3) {
+      case 3:
+        ref.name = r.string(end);
+        break;
+      case 1:
+        ref.version = r.string(end);
+        break;
+      case 2: {
+        const stop = r.length(end);
+        ref.hasBody = true;
+        ref.typeUrl = '';
+        ref.start = 0;
+        ref.end = 0;
+        while (r.pos < stop) {
+          const inner = r.uint32(stop);
+          switch (inner >>> 3) {
+            case 1:
+              ref.typeUrl = r.string(stop);
+              break;
+            case 2:
+              ref.end = r.length(stop);
+              ref.start = r.pos;
+              r.pos = ref.end;
+              break;
+            default:
+              r.skip(inner & 7, stop);
+          }
+        }
+        break;
+      }
+      case 4:
+      case 6:
+        // aliases and ttl: checked by the scan, not needed here.
+        r.pos = r.length(end);
+        break;
+      default:
+        r.skip(tag & 7, end);
+    }
+  }
+}

@@ -22,7 +22,9 @@ export {
   encodeDiscoveryResponse,
   encodeMessage,
   isKnownTypeUrl,
+  scanDeltaDiscoveryResponse,
 } from './codec.js';
+export type { DeltaDiscoveryResponseScan, DeltaResourceRef } from './discovery-decode.js';
 export type {
   Any,
   DeltaDiscoveryRequest,
@@ -73,6 +75,7 @@ export type { JsonValue } from './struct.js';
 export { messageNameOf, TYPE_URL_PREFIX, TypeUrl } from './type-urls.js';
 export {
   encodeDeltaResource,
+  encodeDeltaResourceFields,
   encodePreparedDeltaDiscoveryResponse,
   encodePreparedDiscoveryResponse,
 } from './prepared.js';

@@ -61,10 +61,12 @@ function enumName<T extends string>(names: readonly string[], value: number): T 
   return (value >= 0 && value < names.length ? names[value] : value) as T;
 }
 
-/** Decodes an `istio.workload.Address` into the documented shape; throws on malformed input. */
-export function readAddress(bytes: Uint8Array): Address {
-  const r = new WireReader(bytes);
-  const end = r.buf.length;
+/**
+ * Decodes an `istio.workload.Address` (`bytes[start, end)`, all of `bytes` by
+ * default) into the documented shape; throws on malformed input.
+ */
+export function readAddress(bytes: Uint8Array, start = 0, end: number = bytes.length): Address {
+  const r = new WireReader(bytes, start);
   let workload: Workload | undefined;
   let service: Service | undefined;
   while (r.pos < end) {
@@ -97,113 +99,145 @@ export function readAddress(bytes: Uint8Array): Address {
 }
 
 function readWorkload(r: WireReader, end: number): Workload {
-  const d: Workload = {
-    addresses: [],
-    authorizationPolicies: [],
-    services: {},
-    name: '',
-    namespace: '',
-    network: '',
-    tunnelProtocol: 'NONE',
-    trustDomain: '',
-    serviceAccount: '',
-    waypoint: null,
-    node: '',
-    canonicalName: '',
-    canonicalRevision: '',
-    workloadType: 'DEPLOYMENT',
-    workloadName: '',
-    nativeTunnel: false,
-    status: 'HEALTHY',
-    clusterId: '',
-    networkGateway: null,
-    uid: '',
-    hostname: '',
-    applicationTunnel: null,
-    locality: null,
-    networkMode: 'STANDARD',
-  };
+  // Fields go to locals and the object is built once at the end, every
+  // field in its final place (no empty arrays replaced, no per-field stores).
+  let addresses: Uint8Array[] | undefined;
+  let authorizationPolicies: string[] | undefined;
+  const services: Record<string, PortList> = {};
+  let name = '';
+  let namespace = '';
+  let network = '';
+  let tunnelProtocol: Workload['tunnelProtocol'] = 'NONE';
+  let trustDomain = '';
+  let serviceAccount = '';
+  let waypoint: GatewayAddress | null = null;
+  let node = '';
+  let canonicalName = '';
+  let canonicalRevision = '';
+  let workloadType: Workload['workloadType'] = 'DEPLOYMENT';
+  let workloadName = '';
+  let nativeTunnel = false;
+  let status: Workload['status'] = 'HEALTHY';
+  let clusterId = '';
+  let networkGateway: GatewayAddress | null = null;
+  let uid = '';
+  let hostname = '';
+  let applicationTunnel: ApplicationTunnel | null = null;
+  let locality: Locality | null = null;
+  let networkMode: Workload['networkMode'] = 'STANDARD';
   while (r.pos < end) {
     const tag = r.uint32(end);
     switch (tag >>> 3) {
       case 20:
-        d.uid = r.string(end);
+        uid = r.string(end);
         break;
       case 1:
-        d.name = r.string(end);
+        // A pod's name: unique, not worth interning.
+        name = r.uniqueString(end);
         break;
       case 2:
-        d.namespace = r.string(end);
+        namespace = r.string(end);
         break;
-      case 3:
-        d.addresses = append(d.addresses, r.bytes(end));
+      case 3: {
+        const ip = r.bytes(end);
+        if (addresses === undefined) addresses = [ip];
+        else addresses.push(ip);
         break;
+      }
       case 21:
-        d.hostname = r.string(end);
+        hostname = r.string(end);
         break;
       case 4:
-        d.network = r.string(end);
+        network = r.string(end);
         break;
       case 5:
-        d.tunnelProtocol = enumName(TUNNEL_PROTOCOL, r.int32(end));
+        tunnelProtocol = enumName(TUNNEL_PROTOCOL, r.int32(end));
         break;
       case 6:
-        d.trustDomain = r.string(end);
+        trustDomain = r.string(end);
         break;
       case 7:
-        d.serviceAccount = r.string(end);
+        serviceAccount = r.string(end);
         break;
       case 8:
-        d.waypoint = readGatewayAddress(r, r.length(end));
+        waypoint = readGatewayAddress(r, r.length(end));
         break;
       case 19:
-        d.networkGateway = readGatewayAddress(r, r.length(end));
+        networkGateway = readGatewayAddress(r, r.length(end));
         break;
       case 9:
-        d.node = r.string(end);
+        node = r.string(end);
         break;
       case 10:
-        d.canonicalName = r.string(end);
+        canonicalName = r.string(end);
         break;
       case 11:
-        d.canonicalRevision = r.string(end);
+        canonicalRevision = r.string(end);
         break;
       case 12:
-        d.workloadType = enumName(WORKLOAD_TYPE, r.int32(end));
+        workloadType = enumName(WORKLOAD_TYPE, r.int32(end));
         break;
       case 13:
-        d.workloadName = r.string(end);
+        workloadName = r.string(end);
         break;
       case 14:
-        d.nativeTunnel = r.uint32(end) !== 0;
+        nativeTunnel = r.uint32(end) !== 0;
         break;
       case 22:
-        readServicesEntry(r, r.length(end), d.services);
+        readServicesEntry(r, r.length(end), services);
         break;
-      case 16:
-        d.authorizationPolicies = append(d.authorizationPolicies, r.string(end));
+      case 16: {
+        const policy = r.string(end);
+        if (authorizationPolicies === undefined) authorizationPolicies = [policy];
+        else authorizationPolicies.push(policy);
         break;
+      }
       case 17:
-        d.status = enumName(WORKLOAD_STATUS, r.int32(end));
+        status = enumName(WORKLOAD_STATUS, r.int32(end));
         break;
       case 18:
-        d.clusterId = r.string(end);
+        clusterId = r.string(end);
         break;
       case 23:
-        d.applicationTunnel = readApplicationTunnel(r, r.length(end));
+        applicationTunnel = readApplicationTunnel(r, r.length(end));
         break;
       case 24:
-        d.locality = readLocality(r, r.length(end));
+        locality = readLocality(r, r.length(end));
         break;
       case 25:
-        d.networkMode = enumName(NETWORK_MODE, r.int32(end));
+        networkMode = enumName(NETWORK_MODE, r.int32(end));
         break;
       default:
         r.skip(tag & 7, end);
     }
   }
   r.finish(end);
-  return d;
+  return {
+    addresses: addresses ?? [],
+    authorizationPolicies: authorizationPolicies ?? [],
+    services,
+    name,
+    namespace,
+    network,
+    tunnelProtocol,
+    trustDomain,
+    serviceAccount,
+    waypoint,
+    node,
+    canonicalName,
+    canonicalRevision,
+    workloadType,
+    workloadName,
+    nativeTunnel,
+    status,
+    clusterId,
+    networkGateway,
+    uid,
+    hostname,
+    applicationTunnel,
+    locality,
+    networkMode,
+  };
 }
 
 /** One `map<string, PortList> services` entry; the last entry for a key wins. */
@@ -232,36 +266,41 @@ function readServicesEntry(r: WireReader, end: number, services: Record<string, 
 }
 
 function readPortList(r: WireReader, end: number): PortList {
-  const d: PortList = { ports: [] };
+  let ports: Port[] | undefined;
   while (r.pos < end) {
     const tag = r.uint32(end);
-    if (tag >>> 3 === 1) d.ports = append(d.ports, readPort(r, r.length(end)));
-    else r.skip(tag & 7, end);
+    if (tag >>> 3 === 1) {
+      const port = readPort(r, r.length(end));
+      if (ports === undefined) ports = [port];
+      else ports.push(port);
+    } else r.skip(tag & 7, end);
   }
   r.finish(end);
-  return d;
+  return { ports: ports ?? [] };
 }
 
 function readPort(r: WireReader, end: number): Port {
-  const d: Port = { servicePort: 0, targetPort: 0, appProtocol: 'UNKNOWN' };
+  let servicePort = 0;
+  let targetPort = 0;
+  let appProtocol: Port['appProtocol'] = 'UNKNOWN';
   while (r.pos < end) {
     const tag = r.uint32(end);
     switch (tag >>> 3) {
       case 1:
-        d.servicePort = r.uint32(end);
+        servicePort = r.uint32(end);
         break;
       case 2:
-        d.targetPort = r.uint32(end);
+        targetPort = r.uint32(end);
         break;
       case 3:
-        d.appProtocol = enumName(APP_PROTOCOL, r.int32(end));
+        appProtocol = enumName(APP_PROTOCOL, r.int32(end));
         break;
       default:
         r.skip(tag & 7, end);
     }
   }
   r.finish(end);
-  return d;
+  return { servicePort, targetPort, appProtocol };
 }
 
 function readGatewayAddress(r: WireReader, end: number): GatewayAddress {
@@ -454,10 +493,12 @@ function readLoadBalancing(r: WireReader, end: number): LoadBalancing {
   return d;
 }
 
-/** Decodes an `istio.security.Authorization` into the documented shape; throws on malformed input. */
-export function readAuthorization(bytes: Uint8Array): Authorization {
-  const r = new WireReader(bytes);
-  const end = r.buf.length;
+/**
+ * Decodes an `istio.security.Authorization` (`bytes[start, end)`, all of
+ * `bytes` by default) into the documented shape; throws on malformed input.
+ */
+export function readAuthorization(bytes: Uint8Array, start = 0, end: number = bytes.length): Authorization {
+  const r = new WireReader(bytes, start);
   const d: Authorization = {
     rules: [],
     name: '',

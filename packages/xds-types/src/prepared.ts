@@ -19,6 +19,13 @@ export interface PreparedDeltaDiscoveryResponse {
   nonce: string;
   /** Encoded `envoy.service.discovery.v3.Resource` per resource. */
   resources: readonly Uint8Array[];
+  /**
+   * Resources already encoded as `resources` fields (tag and length
+   * included, from {@link encodeDeltaResourceFields}), written before
+   * `resources`: a server builds the full state once and shares it with
+   * every client that needs all of it.
+   */
+  encodedResources?: Uint8Array;
   removedResources: readonly string[];
 }
 
@@ -40,10 +47,22 @@ export function encodePreparedDiscoveryResponse(response: PreparedDiscoveryRespo
 export function encodePreparedDeltaDiscoveryResponse(response: PreparedDeltaDiscoveryResponse): Uint8Array {
   const out = new FieldWriter();
   if (response.systemVersionInfo) out.string(1, response.systemVersionInfo);
+  if (response.encodedResources !== undefined) out.raw(response.encodedResources);
   out.bytesFields(2, response.resources);
   out.string(4, response.typeUrl);
   out.string(5, response.nonce);
   for (const name of response.removedResources) out.string(6, name);
+  return out.finish();
+}
+
+/**
+ * Encodes `envoy.service.discovery.v3.Resource` messages (from
+ * {@link encodeDeltaResource}) as the `resources` fields of a Delta
+ * response, for {@link PreparedDeltaDiscoveryResponse.encodedResources}.
+ */
+export function encodeDeltaResourceFields(resources: readonly Uint8Array[]): Uint8Array {
+  const out = new FieldWriter();
+  out.bytesFields(2, resources);
   return out.finish();
 }
 
@@ -54,8 +73,15 @@ export function encodePreparedDeltaDiscoveryResponse(response: PreparedDeltaDisc
  */
 class FieldWriter {
   readonly #parts: Array<Uint8Array | string> = [];
+  /** Field number per part; 0 for bytes written as they are (already tagged). */
   readonly #fields: number[] = [];
   #size = 0;
+
+  raw(bytes: Uint8Array): void {
+    this.#parts.push(bytes);
+    this.#fields.push(0);
+    this.#size += bytes.length;
+  }
 
   string(field: number, value: string): void {
     this.#push(field, value, Buffer.byteLength(value, 'utf8'));
@@ -73,6 +99,11 @@ class FieldWriter {
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
       const length = typeof part === 'string' ? Buffer.byteLength(part, 'utf8') : part.length;
+      if (fields[i] === 0) {
+        out.set(part as Uint8Array, pos);
+        pos += length;
+        continue;
+      }
       pos = writeVarint(out, pos, tag(fields[i]!));
       pos = writeVarint(out, pos, length);
       if (typeof part === 'string') pos += out.write(part, pos, 'utf8');

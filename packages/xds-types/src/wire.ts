@@ -17,9 +17,18 @@ export const I32 = 5;
 
 /** Strings up to this many bytes are interned (see {@link WireReader.string}). */
 const INTERN_MAX_LENGTH = 64;
-const INTERN_MASK = 8191;
-/** A bounded, direct-mapped table: at most 8 192 strings of at most 64 characters. */
-const internTable: Array<string | undefined> = new Array(INTERN_MASK + 1).fill(undefined);
+/** Ways per set of the intern table. */
+const INTERN_WAYS = 4;
+const INTERN_SET_MASK = 2047;
+/**
+ * A bounded, 4-way set-associative table: at most 8 192 strings of at most
+ * 64 characters, with the full hash of each beside it. In a set, a hit moves
+ * one place up and a new string goes first, so the strings a full sync
+ * repeats thousands of times (namespaces, service accounts, nodes, type URLs)
+ * stay while the unique ones (pod names, uids) pass through.
+ */
+const internTable: Array<string | undefined> = new Array((INTERN_SET_MASK + 1) * INTERN_WAYS).fill(undefined);
+const internHashes = new Int32Array((INTERN_SET_MASK + 1) * INTERN_WAYS);
 
 /**
  * Node's Buffer has `latin1Slice` (what `toString('latin1', ...)` ends in,
@@ -38,17 +47,20 @@ const MAX_DEPTH = 100;
 export class WireReader {
   readonly buf: Buffer;
   pos: number;
+  /** Where the message starts in `buf`: error offsets are relative to it. */
+  readonly base: number;
 
-  constructor(bytes: Uint8Array) {
+  constructor(bytes: Uint8Array, start = 0) {
     this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.pos = 0;
+    this.pos = start;
+    this.base = start;
   }
 
   /** An unsigned 32-bit varint (a longer varint keeps its low 32 bits, like protobufjs). */
   uint32(end: number): number {
     const buf = this.buf;
     let pos = this.pos;
-    if (pos >= end) throw outOfRange(pos, end);
+    if (pos >= end) throw outOfRange(pos - this.base, end - this.base);
     let byte = buf[pos++]!;
     if (byte < 128) {
       this.pos = pos;
@@ -56,7 +68,7 @@ export class WireReader {
     }
     let value = byte & 127;
     for (let shift = 7; shift < 28; shift += 7) {
-      if (pos >= end) throw outOfRange(pos, end);
+      if (pos >= end) throw outOfRange(pos - this.base, end - this.base);
       byte = buf[pos++]!;
       value |= (byte & 127) << shift;
       if (byte < 128) {
@@ -64,13 +76,13 @@ export class WireReader {
         return value >>> 0;
       }
     }
-    if (pos >= end) throw outOfRange(pos, end);
+    if (pos >= end) throw outOfRange(pos - this.base, end - this.base);
     byte = buf[pos++]!;
     value = (value | ((byte & 15) << 28)) >>> 0;
     // Bytes 6 to 10 of a 64-bit varint only carry high bits.
     for (let i = 0; byte >= 128; i++) {
-      if (i === 5) throw new RangeError(`invalid varint at offset ${pos}`);
-      if (pos >= end) throw outOfRange(pos, end);
+      if (i === 5) throw new RangeError(`invalid varint at offset ${pos - this.base}`);
+      if (pos >= end) throw outOfRange(pos - this.base, end - this.base);
       byte = buf[pos++]!;
     }
     this.pos = pos;
@@ -86,7 +98,7 @@ export class WireReader {
   length(end: number): number {
     const length = this.uint32(end);
     const stop = this.pos + length;
-    if (stop > end) throw outOfRange(stop, end);
+    if (stop > end) throw outOfRange(stop - this.base, end - this.base);
     return stop;
   }
 
@@ -102,31 +114,59 @@ export class WireReader {
     this.pos = stop;
     const length = stop - start;
     if (length === 0) return '';
-    if (length > INTERN_MAX_LENGTH) return this.buf.toString('utf8', start, stop);
     const buf = this.buf;
-    // The slot comes from the length and the first and last bytes (names
-    // differ at their ends: pod-1, pod-2); a hit is confirmed byte by byte.
-    const last = stop - 1;
-    let hash = Math.imul(length, 0x9e3779b1) ^ buf[start]! ^ (buf[last]! << 8);
-    hash = Math.imul(
-      hash ^ (buf[start + (length >>> 1)]! << 16) ^ (buf[Math.max(last - 1, start)]! << 24),
-      0x01000193,
-    );
-    const slot = (hash ^ (hash >>> 13)) & INTERN_MASK;
-    const cached = internTable[slot];
-    if (cached !== undefined && cached.length === length) {
+    if (length > INTERN_MAX_LENGTH) return buf.toString('utf8', start, stop);
+    // FNV-1a over every byte (names differ anywhere: pod-1 and pod-2 at the
+    // end, ns-1/svc-1.ns-1.svc.cluster.local in the middle), noting on the
+    // way whether every byte is ASCII.
+    let hash = 0x811c9dc5 ^ length;
+    let high = 0;
+    for (let i = start; i < stop; i++) {
+      const byte = buf[i]!;
+      high |= byte;
+      hash = Math.imul(hash ^ byte, 0x01000193);
+    }
+    if (high >= 128) return buf.toString('utf8', start, stop);
+    hash ^= hash >>> 15;
+    const set = (hash & INTERN_SET_MASK) * INTERN_WAYS;
+    for (let way = 0; way < INTERN_WAYS; way++) {
+      const slot = set + way;
+      const cached = internTable[slot];
+      if (cached === undefined) break;
+      if (internHashes[slot] !== hash || cached.length !== length) continue;
       // The table holds ASCII strings only, so equal char codes mean equal bytes and the same UTF-8.
       let i = 0;
       while (i < length && cached.charCodeAt(i) === buf[start + i]) i++;
-      if (i === length) return cached;
-    }
-    for (let i = start; i < stop; i++) {
-      if (buf[i]! >= 128) return buf.toString('utf8', start, stop);
+      if (i < length) continue;
+      if (way > 0) {
+        internTable[slot] = internTable[slot - 1];
+        internHashes[slot] = internHashes[slot - 1]!;
+        internTable[slot - 1] = cached;
+        internHashes[slot - 1] = hash;
+      }
+      return cached;
     }
     // ASCII: latin1 decoding gives the same string, faster.
     const value = latin1(buf, start, stop);
-    internTable[slot] = value;
+    for (let slot = set + INTERN_WAYS - 1; slot > set; slot--) {
+      internTable[slot] = internTable[slot - 1];
+      internHashes[slot] = internHashes[slot - 1]!;
+    }
+    internTable[set] = value;
+    internHashes[set] = hash;
     return value;
+  }
+
+  /**
+   * A UTF-8 string field that is unique per resource (a pod's name), decoded
+   * without the intern table: interning it would find nothing and only evict
+   * the strings that do repeat.
+   */
+  uniqueString(end: number): string {
+    const stop = this.length(end);
+    const start = this.pos;
+    this.pos = stop;
+    return start === stop ? '' : this.buf.toString('utf8', start, stop);
   }
 
   /** A bytes field: a view into the message (no copy), like protobufjs' Buffer reader. */
@@ -161,17 +201,17 @@ export class WireReader {
         this.advance(4, end);
         return;
       default:
-        throw new Error(`invalid wire type ${wireType} at offset ${this.pos}`);
+        throw new Error(`invalid wire type ${wireType} at offset ${this.pos - this.base}`);
     }
   }
 
   /** Checks that a sub-message ended exactly at its declared length. */
   finish(end: number): void {
-    if (this.pos !== end) throw outOfRange(this.pos, end);
+    if (this.pos !== end) throw outOfRange(this.pos - this.base, end - this.base);
   }
 
   private advance(count: number, end: number): void {
-    if (this.pos + count > end) throw outOfRange(this.pos + count, end);
+    if (this.pos + count > end) throw outOfRange(this.pos + count - this.base, end - this.base);
     this.pos += count;
   }
 }

@@ -11,9 +11,11 @@ import {
   encodeAddress,
   encodeAuthorization,
   encodeDeltaResource,
+  encodeDeltaResourceFields,
   encodePreparedDeltaDiscoveryResponse,
   encodePreparedDiscoveryResponse,
   messageType,
+  scanDeltaDiscoveryResponse,
   XdsCodecError,
 } from '../src/index.js';
 
@@ -271,6 +273,53 @@ describe('hand-written decoders give exactly the protobufjs toObject shape', () 
     );
   });
 
+  it('decodes a range in place to what the same bytes decode to on their own (errors included)', () => {
+    const seed = encodeAddr({
+      workload: {
+        uid: 'Kubernetes//Pod/ns/p',
+        addresses: [new Uint8Array([10, 0, 0, 1])],
+        services: { 'ns/s': { ports: [{ servicePort: 80, targetPort: 8080 }] } },
+      },
+    });
+    const policy = encodeAuthorization({
+      name: 'p',
+      namespace: 'ns',
+      rules: [{ clauses: [{ matches: [{ destinationPorts: [80] }] }] }],
+    });
+    const outcome = (decode: () => unknown): unknown => {
+      try {
+        return layout(decode());
+      } catch (error) {
+        return `${(error as Error).name}: ${(error as Error).message}`;
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 20 }),
+        fc.uint8Array({ maxLength: 20 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 2 }),
+        fc.nat(),
+        (before, after, flips, cut) => {
+          for (const [message, decode] of [
+            [seed, decodeAddress],
+            [policy, decodeAuthorization],
+          ] as const) {
+            const body = Buffer.from(message);
+            for (const [at, value] of flips) body[at % body.length] = value;
+            const own = body.subarray(0, cut % (body.length + 1));
+            const all = Buffer.concat([before, own, after]);
+            expect(outcome(() => decode(all, before.length, before.length + own.length))).toEqual(
+              outcome(() => decode(Buffer.from(own))),
+            );
+          }
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+    expect(() => decodeAddress(seed, 2, 1)).toThrow(RangeError);
+    expect(() => decodeAddress(seed, 0, seed.length + 1)).toThrow(RangeError);
+  });
+
   it('refuses a string running past the end of its message', () => {
     // Workload { name: length 9, only 2 bytes follow }
     expect(() => decodeAddress(Buffer.from([0x0a, 0x04, 0x0a, 0x09, 0x61, 0x62]))).toThrow(XdsCodecError);
@@ -352,6 +401,102 @@ describe('hand-written decoders give exactly the protobufjs toObject shape', () 
     );
   });
 
+  it('a scanned Delta response refuses what the decoder refuses and visits the same resources', () => {
+    const deltaName = 'envoy.service.discovery.v3.DeltaDiscoveryResponse';
+    const any = fc.record({ typeUrl: text, value: fc.uint8Array({ maxLength: 8 }) }, { requiredKeys: [] });
+    const delta = fc.record(
+      {
+        systemVersionInfo: text,
+        resources: fc.array(
+          fc.record(
+            {
+              name: text,
+              aliases: fc.array(text, { maxLength: 2 }),
+              version: text,
+              resource: any,
+              ttl: fc.record({ seconds: fc.nat(1000), nanos: fc.nat(999) }, { requiredKeys: [] }),
+            },
+            { requiredKeys: [] },
+          ),
+          { maxLength: 4 },
+        ),
+        typeUrl: text,
+        removedResources: fc.array(text, { maxLength: 3 }),
+        nonce: text,
+        controlPlane: fc.record({ identifier: text }, { requiredKeys: [] }),
+      },
+      { requiredKeys: [] },
+    );
+    const visited = (bytes: Uint8Array): unknown => {
+      const scan = scanDeltaDiscoveryResponse(bytes);
+      const resources: unknown[] = [];
+      scan.forEachResource((r) =>
+        resources.push({
+          name: r.name,
+          version: r.version,
+          resource: r.hasBody
+            ? { typeUrl: r.typeUrl, value: Buffer.from(r.bytes.subarray(r.start, r.end)).toString('hex') }
+            : null,
+        }),
+      );
+      expect(scan.resourceCount).toBe(resources.length);
+      return { ...scan, resources };
+    };
+    const decoded = (bytes: Uint8Array): unknown => {
+      const d = decodeDeltaDiscoveryResponse(bytes);
+      return {
+        systemVersionInfo: d.systemVersionInfo,
+        typeUrl: d.typeUrl,
+        nonce: d.nonce,
+        removedResources: d.removedResources,
+        resourceCount: d.resources.length,
+        resources: d.resources.map((r) => ({
+          name: r.name,
+          version: r.version,
+          resource:
+            r.resource === null
+              ? null
+              : { typeUrl: r.resource.typeUrl, value: Buffer.from(r.resource.value).toString('hex') },
+        })),
+      };
+    };
+    const same = (bytes: Uint8Array): void => {
+      let expected: unknown;
+      try {
+        expected = decoded(bytes);
+      } catch (error) {
+        expect(error).toBeInstanceOf(XdsCodecError);
+        expect(() => scanDeltaDiscoveryResponse(bytes)).toThrow(XdsCodecError);
+        return;
+      }
+      const actual = visited(bytes) as Record<string, unknown>;
+      delete actual.forEachResource;
+      expect(actual).toEqual(expected);
+    };
+    // Known fields with a wrong wire type are still read as length-delimited
+    // (like protobufjs); the visit must walk them the same way as the scan.
+    // Resource { aliases (varint wire type) "A", name "n", version (varint wire type) "v" }
+    const resource = [0x20, 0x01, 0x41, 0x1a, 0x01, 0x6e, 0x08, 0x01, 0x76];
+    same(Buffer.from([0x12, resource.length, ...resource, 0x22, 0x01, 0x74]));
+    expect(
+      (visited(Buffer.from([0x12, resource.length, ...resource])) as { resources: unknown[] }).resources,
+    ).toEqual([{ name: 'n', version: 'v', resource: null }]);
+    fc.assert(
+      fc.property(
+        delta,
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 3 }),
+        fc.nat(),
+        (value, flips, cut) => {
+          const bytes = Buffer.from(encodeMessage(deltaName, value));
+          same(bytes);
+          for (const [at, byte] of flips) if (bytes.length > 0) bytes[at % bytes.length] = byte;
+          same(bytes.subarray(0, cut % (bytes.length + 1)));
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+  });
+
   it('prepared responses are the bytes protobufjs writes for the same message', () => {
     const resource = fc.record({ name: unicode, version: text, value: fc.uint8Array({ maxLength: 300 }) });
     fc.assert(
@@ -383,6 +528,18 @@ describe('hand-written decoders give exactly the protobufjs toObject shape', () 
             removedResources: removed,
           });
           expect(Buffer.from(delta).equals(Buffer.from(expected))).toBe(true);
+          // The same resources pre-encoded once (a server's shared full state), split anywhere.
+          const encoded = resources.map((r) => encodeDeltaResource(r.name, r.version, typeUrl, r.value));
+          const split = Math.floor(encoded.length / 2);
+          const shared = encodePreparedDeltaDiscoveryResponse({
+            systemVersionInfo: version,
+            typeUrl,
+            nonce,
+            encodedResources: encodeDeltaResourceFields(encoded.slice(0, split)),
+            resources: encoded.slice(split),
+            removedResources: removed,
+          });
+          expect(Buffer.from(shared).equals(Buffer.from(expected))).toBe(true);
           const sotw = encodePreparedDiscoveryResponse({
             versionInfo: version,
             typeUrl,

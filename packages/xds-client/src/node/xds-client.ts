@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   type DeepPartial,
-  type DeltaDiscoveryResponse,
+  type DeltaDiscoveryResponseScan,
   type DiscoveryResponse,
-  decodeDeltaDiscoveryResponse,
   decodeDiscoveryResponse,
   encodeDeltaDiscoveryRequest,
   encodeDiscoveryRequest,
+  scanDeltaDiscoveryResponse,
   type XdsNode,
 } from '@amesh/xds-types';
 import {
@@ -112,7 +112,7 @@ export interface XdsClientMetrics {
 }
 
 type Incoming =
-  | { readonly ok: true; readonly message: DiscoveryResponse | DeltaDiscoveryResponse }
+  | { readonly ok: true; readonly message: DiscoveryResponse | DeltaDiscoveryResponseScan }
   | { readonly ok: false; readonly error: Error; readonly bytes: number };
 
 type AdsCall = grpc.ClientDuplexStream<OutgoingRequest['message'], Incoming>;
@@ -273,7 +273,8 @@ export class XdsClient {
         try {
           return {
             ok: true,
-            message: delta ? decodeDeltaDiscoveryResponse(bytes) : decodeDiscoveryResponse(bytes),
+            // Delta: checked whole here, resources decoded one by one as AdsState accepts them.
+            message: delta ? scanDeltaDiscoveryResponse(bytes) : decodeDiscoveryResponse(bytes),
           };
         } catch (error) {
           return { ok: false, error: error as Error, bytes: bytes.length };
@@ -323,13 +324,17 @@ export class XdsClient {
     }
     const outcome =
       this.#state.mode === 'delta'
-        ? this.#state.handleDeltaResponse(incoming.message as DeltaDiscoveryResponse)
+        ? this.#state.handleDeltaResponseScan(incoming.message as DeltaDiscoveryResponseScan)
         : this.#state.handleSotwResponse(incoming.message as DiscoveryResponse);
     this.#send(outcome.requests);
-    for (const event of outcome.events) this.#dispatch(event);
+    // One snapshot of the watches per response, not per event (a full sync
+    // is thousands of events); a watch removed meanwhile is skipped, and one
+    // added meanwhile already got every value from the cache in watch().
+    const watches = [...this.#watches];
+    for (const event of outcome.events) this.#dispatch(event, watches);
   }
 
-  #dispatch(event: AdsEvent): void {
+  #dispatch(event: AdsEvent, watches: readonly WatchEntry[]): void {
     if (event.kind === 'nacked') {
       this.#metrics.nacks++;
       this.#log({
@@ -340,8 +345,9 @@ export class XdsClient {
     } else {
       this.#metrics.resourceUpdates++;
     }
-    for (const { typeUrl, name, watcher } of [...this.#watches]) {
-      if (typeUrl !== event.typeUrl) continue;
+    for (const entry of watches) {
+      const { typeUrl, name, watcher } = entry;
+      if (typeUrl !== event.typeUrl || !this.#watches.has(entry)) continue;
       // A throwing watcher must not break the stream or the other watchers.
       try {
         if (event.kind === 'nacked') watcher.onNack?.(event.errors);
