@@ -32,7 +32,9 @@ function workload(i: number, version: number): Uint8Array {
       serviceAccount: `sa-${i % 500}`,
       node: `node-${i % 50}`,
       canonicalName: service,
-      canonicalRevision: 'v1',
+      // Every version must change the bytes (the IP alone wraps at 256 versions, and a client
+      // rightly reports no change for a resend of identical bytes).
+      canonicalRevision: `v${version}`,
       workloadType: 'POD',
       workloadName: service,
       services: {
@@ -133,7 +135,10 @@ const { parentPort, workerData } = require('node:worker_threads');
   }
   parentPort.on('message', (message) => {
     if (message.kind === 'start') for (const client of clients) client.start();
-    else if (message.kind === 'watch') watching = message.name;
+    else if (message.kind === 'watch') {
+      watching = message.name;
+      parentPort.postMessage({ kind: 'watching', name: message.name });
+    }
     else if (message.kind === 'close') {
       for (const client of clients) client.close();
       parentPort.postMessage({ kind: 'closed' });
@@ -146,6 +151,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 
 type WorkerMessage =
   | { kind: 'ready' }
+  | { kind: 'watching'; name: string }
   | { kind: 'synced'; at: number }
   | { kind: 'seen'; name: string; at: number }
   | { kind: 'closed' };
@@ -222,9 +228,11 @@ export default function xdsPush(): Scenario {
           for (let i = 0; i < CHANGES; i++) {
             const index = (i * 7919) % WORKLOADS;
             const name = `Kubernetes//Pod/ns-${index % 100}/pod-${index}`;
+            // Every worker must know which name to report before the change goes out (a busy
+            // worker may read its messages later than the debounced push arrives).
+            const watching = collect('watching', WORKERS);
             for (const worker of workers) worker.postMessage({ kind: 'watch', name });
-            // Let the workers see the watch before the change goes out.
-            await new Promise((resolve) => setImmediate(resolve));
+            await watching;
             const seen = collect('seen', CLIENTS);
             const changedAt = now();
             xds.update(
