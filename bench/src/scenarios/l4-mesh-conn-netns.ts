@@ -12,7 +12,7 @@ import {
   listenServerInNetns,
 } from '@amesh/cni-redirect/node';
 import { selfSignedCertificate } from '../loopback.js';
-import { HAPROXY } from '../peers/haproxy-chain.js';
+import { HAPROXY, haproxyChainConfig } from '../peers/haproxy-chain.js';
 import { cpuSeconds, stop } from '../peers/processes.js';
 import { SIZE } from '../peers/responder.js';
 import { BASELINE_DIR } from '../peers/baseline.js';
@@ -241,30 +241,11 @@ function haproxyContender(subnet: number): Contender {
         const exitPort = 15443;
         writeFileSync(
           join(dir, 'haproxy.cfg'),
-          [
-            'global',
-            '  nbthread 1',
-            '  ssl-default-bind-options ssl-min-ver TLSv1.3',
-            '  ssl-default-server-options ssl-min-ver TLSv1.3',
-            '  ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256',
-            '  ssl-default-server-ciphersuites TLS_AES_128_GCM_SHA256',
-            'defaults',
-            '  mode tcp',
-            '  timeout connect 5s',
-            '  timeout client 60s',
-            '  timeout server 60s',
-            'frontend entry',
-            `  bind 127.0.0.1:${entryPort} namespace ${p.client.name}`,
-            '  default_backend exit',
-            'backend exit',
-            `  server exit ${p.server.ip}:${exitPort} namespace ${p.client.name} ssl verify required ca-file ${join(dir, 'ca.pem')} verifyhost amesh-bench sni str(amesh-bench)`,
-            'frontend tls',
-            `  bind ${p.server.ip}:${exitPort} namespace ${p.server.name} ssl crt ${join(dir, 'combined.pem')}`,
-            '  default_backend sink',
-            'backend sink',
-            `  server sink ${p.server.ip}:${APP_PORT} namespace ${p.server.name}`,
-            '',
-          ].join('\n'),
+          haproxyChainConfig(dir, {
+            entry: { host: '127.0.0.1', port: entryPort, namespace: p.client.name },
+            exit: { host: p.server.ip, port: exitPort, namespace: p.server.name },
+            sink: { host: p.server.ip, port: APP_PORT },
+          }),
         );
         child = spawn(HAPROXY, ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
         await waitForPortInNetns(p.client.netns, '127.0.0.1', entryPort, child);

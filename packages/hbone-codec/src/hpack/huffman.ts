@@ -57,37 +57,12 @@ for (let state = 0; state < NODES; state++) {
 
 /** Length in bytes of the Huffman encoding of `input` (RFC 7541 §5.2). */
 export function huffmanEncodedLength(input: Buffer): number {
-  let bits = 0;
-  for (let i = 0; i < input.length; i++) bits += HUFFMAN_LENGTHS[input[i]!]!;
-  return (bits + 7) >>> 3;
+  return huffmanEncodedLengthOf(input.toString('latin1'));
 }
 
 /** Huffman-encodes `input` into `out` at `offset`, padding with EOS bits; returns the new offset. */
 export function huffmanEncodeInto(input: Buffer, out: Buffer, offset: number): number {
-  let acc = 0;
-  let bits = 0;
-  let o = offset;
-  for (let i = 0; i < input.length; i++) {
-    const symbol = input[i]!;
-    const length = HUFFMAN_LENGTHS[symbol]!;
-    let code = HUFFMAN_CODES[symbol]!;
-    // Codes are up to 30 bits: push them in two halves so `acc` stays within 31 bits.
-    let remaining = length;
-    while (remaining > 0) {
-      const take = Math.min(remaining, 16);
-      remaining -= take;
-      acc = ((acc << take) | ((code >>> remaining) & ((1 << take) - 1))) >>> 0;
-      bits += take;
-      while (bits >= 8) {
-        bits -= 8;
-        out[o++] = (acc >>> bits) & 0xff;
-      }
-      acc &= (1 << bits) - 1;
-      code &= (1 << remaining) - 1;
-    }
-  }
-  if (bits > 0) out[o++] = ((acc << (8 - bits)) | (0xff >>> bits)) & 0xff;
-  return o;
+  return huffmanEncodeStringInto(input.toString('latin1'), out, offset);
 }
 
 /**
@@ -120,14 +95,14 @@ export function huffmanDecode(input: Buffer): Buffer {
   return out.subarray(0, o);
 }
 
-/** {@link huffmanEncodedLength} of a string's latin1 bytes, without making them. */
+/** Length in bytes of the Huffman encoding of a string's latin1 bytes, without making them. */
 export function huffmanEncodedLengthOf(text: string): number {
   let bits = 0;
   for (let i = 0; i < text.length; i++) bits += HUFFMAN_LENGTHS[text.charCodeAt(i) & 0xff]!;
   return (bits + 7) >>> 3;
 }
 
-/** {@link huffmanEncodeInto} of a string's latin1 bytes, without making them. */
+/** Huffman-encodes a string's latin1 bytes (without making them) into `out` at `offset`; returns the new offset. The HPACK encoder's path. */
 export function huffmanEncodeStringInto(text: string, out: Buffer, offset: number): number {
   let acc = 0;
   let bits = 0;
