@@ -38,8 +38,8 @@ interface PodReport {
  * not seen the pod yet, 5xx) are retried with backoff; refusals (400, 401,
  * 403) are logged and dropped.
  *
- * The control plane keeps these statuses in memory only, so the reporter
- * re-sends every captured pod's status (`enabled`/`pending`; removals are
+ * A control plane without a state directory keeps these statuses in memory
+ * only, so the reporter re-sends every captured pod's status (`enabled`/`pending`; removals are
  * not repeated) when the control plane answers again after a failed report,
  * and every `resyncIntervalMs` (a restart nobody noticed).
  *
@@ -139,6 +139,7 @@ export class ControlPlaneStatusReporter {
           // The control plane answers again: it may have restarted and forgotten every status.
           this.#outage = false;
           this.resync('control plane reachable again');
+          entry.resend = false; // this pod's status just went through
         }
       } else if (outcome === 'refused') {
         if (entry.wanted === wanted) break;

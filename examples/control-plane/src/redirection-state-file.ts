@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '@amesh/mtls-identity/node';
 import { ControlPlaneError } from './errors.js';
 import type { PersistedRedirection, ReportedRedirection } from './redirection-status.js';
 

@@ -242,15 +242,13 @@ describe.each(transports)(
       await z.c.whenSynced();
       await first.stop();
       // The agent restarts without p2 (deleted meanwhile); p1 comes back as a Keep, p4 is new.
-      const second = new TestAgent(socketPath, new Map([['p4', netns('p4')]]), transport);
-      closers.push(() => second.stop());
+      const p4 = netns('p4');
       const keepP1 = ZdsServer.listen({
         socketPath,
         transport,
         onZtunnelConnected: async (session) => {
-          second.sessions.push(session);
           await session.send({ type: 'keep', uid: 'p1' });
-          await session.send({ type: 'add', uid: 'p4', netnsPath: second.pods.get('p4')! });
+          await session.send({ type: 'add', uid: 'p4', netnsPath: p4 });
           await session.send({ type: 'snapshot-sent' });
         },
       });

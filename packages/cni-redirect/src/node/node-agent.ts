@@ -204,7 +204,7 @@ export class NodeAgent {
         await this.release(uid, state);
       }
       this.cniNetns.clear();
-      await this.persist();
+      await this.persisting; // earlier writes land first; the file is removed anyway
       if (this.options.stateFile) await rm(this.options.stateFile, { force: true });
     });
     await this.close();
@@ -273,8 +273,7 @@ export class NodeAgent {
     }
     const state = this.states.get(event.uid);
     if (state) {
-      this.cniNetns.delete(podKey(state.ref.namespace, state.ref.name));
-      void this.persist();
+      if (this.cniNetns.delete(podKey(state.ref.namespace, state.ref.name))) void this.persist();
       await this.release(event.uid, state);
     }
   }
@@ -471,8 +470,10 @@ export class NodeAgent {
     const pod = this.findPod(request);
     switch (request.command) {
       case 'ADD': {
-        this.cniNetns.set(key, request.netns!);
-        void this.persist();
+        if (this.cniNetns.get(key) !== request.netns) {
+          this.cniNetns.set(key, request.netns!);
+          void this.persist();
+        }
         if (!pod) return { ok: true, outcome: 'not-enrolled' };
         const state = await this.reconcile({ ...pod, netnsPath: request.netns! });
         if (!state) return { ok: true, outcome: 'not-enrolled' };
@@ -485,8 +486,7 @@ export class NodeAgent {
         };
       }
       case 'DEL': {
-        this.cniNetns.delete(key);
-        void this.persist();
+        if (this.cniNetns.delete(key)) void this.persist();
         const uid =
           pod?.uid ??
           [...this.states].find(

@@ -9,6 +9,8 @@ import { nativeAddon, type PollHandle, toCniError } from './addon.js';
 
 const READABLE = 1;
 const WRITABLE = 2;
+/** `UV_DISCONNECT`: the peer hung up (read what is left, then see the end). */
+const DISCONNECTED = 4;
 
 function seqpacketAddon(): ReturnType<typeof nativeAddon> {
   const native = nativeAddon();
@@ -34,6 +36,7 @@ export interface SeqpacketMessage {
 export class SeqpacketSocket {
   onMessage: ((message: SeqpacketMessage) => void) | undefined;
   onClose: ((error: Error | undefined) => void) | undefined;
+  readonly #native = seqpacketAddon();
   readonly #fd: number;
   readonly #maxMessageSize: number;
   readonly #poll: PollHandle;
@@ -45,7 +48,7 @@ export class SeqpacketSocket {
   constructor(fd: number, maxMessageSize: number) {
     this.#fd = fd;
     this.#maxMessageSize = maxMessageSize;
-    this.#poll = seqpacketAddon().pollStart(fd, READABLE, (status, events) => this.#onPoll(status, events));
+    this.#poll = this.#native.pollStart(fd, READABLE, (status, events) => this.#onPoll(status, events));
   }
 
   /**
@@ -90,8 +93,7 @@ export class SeqpacketSocket {
   close(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
-    const native = seqpacketAddon();
-    native.pollClose(this.#poll);
+    this.#native.pollClose(this.#poll);
     for (const m of this.#outbox.splice(0)) if (m.fd >= 0) this.#closeFd(m.fd);
     this.#closeFd(this.#fd);
     this.onClose?.(error);
@@ -99,14 +101,14 @@ export class SeqpacketSocket {
 
   #closeFd(fd: number): void {
     try {
-      seqpacketAddon().closeFd(fd);
+      this.#native.closeFd(fd);
     } catch {
       // already closed: nothing to release
     }
   }
 
   #flush(): void {
-    const native = seqpacketAddon();
+    const native = this.#native;
     while (this.#outbox.length > 0 && !this.#closed) {
       const next = this.#outbox[0]!;
       let sent: boolean;
@@ -133,8 +135,8 @@ export class SeqpacketSocket {
       return;
     }
     if (events & WRITABLE) this.#flush();
-    if (!(events & READABLE) && !(events & 4)) return;
-    const native = seqpacketAddon();
+    if (!(events & READABLE) && !(events & DISCONNECTED)) return;
+    const native = this.#native;
     // Drain what is there now; stop if the owner closes the socket from a handler.
     while (!this.#closed) {
       let got: ReturnType<typeof native.seqpacketRecv>;

@@ -72,8 +72,18 @@ async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
-/** Temporary file in the same directory, fsync, rename, fsync of the directory: readers see all or nothing. */
-async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+/**
+ * Writes a file so that a reader sees the old content or the new, never a
+ * part (what the CA directory's key and certificate need, and any state file
+ * next to them): a temporary file in the same directory created with `mode`,
+ * fsync, rename, fsync of the directory.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic('/var/lib/amesh/state.json', JSON.stringify(state), 0o600);
+ * ```
+ */
+export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const file = await open(tmp, 'wx', mode);
   try {

@@ -4,7 +4,7 @@
  * Istio's CA directories (`cacerts`) on disk.
  * @packageDocumentation
  */
-export { openCaDirectory } from './ca-directory.js';
+export { openCaDirectory, writeFileAtomic } from './ca-directory.js';
 export { nodeEcdsaP256 } from './ecdsa.js';
 export {
   HBONE_ALPN,
