@@ -42,7 +42,7 @@ const FLAG = '--amesh-bench-ztunnel-pair';
 /**
  * Starts the pair; resolves once both pods are served and their certificates
  * are issued. `baseline`: load the engine from that directory instead (see
- * `BASELINE_DIR` in `ztunnel-pair-redirect.ts`), for a side-by-side A/B run.
+ * `BASELINE_DIR` in `baseline.ts`), for a side-by-side A/B run.
  */
 export async function startZtunnelPair(
   options: { readonly baseline?: string; readonly mesh?: MeshAddresses } = {},

@@ -157,9 +157,15 @@ describe('match programs decide as the policies are written', () => {
   it('pre-parsed addresses decide as their text does', () => {
     const set = new AuthorizationSet();
     set.upsert(wire('ips', 'ALLOW', { sourceIps: [address('10.1.0.0/16')] }));
-    for (const ip of ['10.1.2.3', '10.2.0.1', '::ffff:10.1.0.1']) {
+    const expected = {
+      '10.1.2.3': 'allow-policy-matched',
+      '10.2.0.1': 'no-allow-policy-matched',
+      '::ffff:10.1.0.1': 'allow-policy-matched',
+    };
+    for (const [ip, reason] of Object.entries(expected)) {
       const text = set.evaluate(request({ sourceIp: ip }));
       const parsed = set.evaluate(request({ sourceIp: parseIpAddress(ip) }));
+      expect(text.reason).toBe(reason);
       expect(parsed.reason).toBe(text.reason);
     }
   });

@@ -2,6 +2,7 @@
  * Istio's CA directory layouts (plug-in `cacerts`, self-signed
  * `istio-ca-secret`) read into a {@link CertificateAuthority}, pure.
  */
+import { equalBytes } from './asn1.js';
 import { CertificateAuthority } from './ca.js';
 import { type CertificateInfo, parseCertificateChain } from './certificate.js';
 import { IdentityError } from './errors.js';
@@ -246,8 +247,4 @@ function selfIssued(cert: CertificateInfo): boolean {
 
 function sameCert(a: CertificateInfo, b: CertificateInfo): boolean {
   return equalBytes(a.der, b.der);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

@@ -71,9 +71,15 @@ const FAST_DECODERS = new Map<string, (bytes: Uint8Array) => unknown>([
   ['istio.security.Authorization', readAuthorization],
 ]);
 
-function fastDecode<T>(fullName: string, decode: (bytes: Uint8Array) => T, bytes: Uint8Array): T {
+function fastDecode<T>(
+  fullName: string,
+  decode: (bytes: Uint8Array, start: number, end: number) => T,
+  bytes: Uint8Array,
+  start = 0,
+  end: number = bytes.length,
+): T {
   try {
-    return decode(bytes);
+    return decode(bytes, start, end);
   } catch (cause) {
     throw decodeError(fullName, cause);
   }
@@ -154,11 +160,7 @@ export function encodeAddress(address: DeepPartial<Address>): Uint8Array {
  */
 export function decodeAddress(bytes: Uint8Array, start = 0, end: number = bytes.length): Address {
   checkRange(bytes, start, end);
-  try {
-    return readAddress(bytes, start, end);
-  } catch (cause) {
-    throw decodeError('istio.workload.Address', cause);
-  }
+  return fastDecode('istio.workload.Address', readAddress, bytes, start, end);
 }
 
 /**
@@ -177,11 +179,7 @@ export function encodeAuthorization(policy: DeepPartial<Authorization>): Uint8Ar
  */
 export function decodeAuthorization(bytes: Uint8Array, start = 0, end: number = bytes.length): Authorization {
   checkRange(bytes, start, end);
-  try {
-    return readAuthorization(bytes, start, end);
-  } catch (cause) {
-    throw decodeError('istio.security.Authorization', cause);
-  }
+  return fastDecode('istio.security.Authorization', readAuthorization, bytes, start, end);
 }
 
 function checkRange(bytes: Uint8Array, start: number, end: number): void {

@@ -86,16 +86,7 @@ export function readAddress(bytes: Uint8Array, start = 0, end: number = bytes.le
   // present, and then `type` names the last one declared.
   if (service === undefined) return workload === undefined ? ({} as Address) : { workload, type: 'workload' };
   if (workload === undefined) return { service, type: 'service' };
-  const d: Record<string, unknown> = {};
-  if (workload !== undefined) {
-    d.workload = workload;
-    d.type = 'workload';
-  }
-  if (service !== undefined) {
-    d.service = service;
-    d.type = 'service';
-  }
-  return d as unknown as Address;
+  return { workload, type: 'service', service } as unknown as Address;
 }
 
 function readWorkload(r: WireReader, end: number): Workload {

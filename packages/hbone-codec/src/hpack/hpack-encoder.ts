@@ -145,7 +145,7 @@ function reserve(bytes: number): void {
   scratch = bigger;
 }
 
-/** {@link integer} written into the scratch block. */
+/** Writes an HPACK integer with an N-bit prefix (RFC 7541 §5.1) into the scratch block. */
 function writeInteger(value: number, prefixBits: number, pattern: number): void {
   reserve(6);
   const max = (1 << prefixBits) - 1;
@@ -160,18 +160,4 @@ function writeInteger(value: number, prefixBits: number, pattern: number): void 
     rest = Math.floor(rest / 128);
   }
   scratch[pos++] = rest;
-}
-
-/** Encodes an HPACK integer with an N-bit prefix (RFC 7541 §5.1). */
-export function integer(value: number, prefixBits: number, pattern: number): Buffer {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return Buffer.from([pattern | value]);
-  const bytes = [pattern | max];
-  let rest = value - max;
-  while (rest >= 128) {
-    bytes.push((rest % 128) | 0x80);
-    rest = Math.floor(rest / 128);
-  }
-  bytes.push(rest);
-  return Buffer.from(bytes);
 }
