@@ -44,10 +44,7 @@ import { validateAuthorizationPolicy } from './validate-resource.js';
 export function compileAuthorizationPolicy(policy: AuthorizationPolicy): CompiledPolicy {
   const { errors } = validateAuthorizationPolicy(policy, { enforcement: 'waypoint' });
   if (errors.length > 0) {
-    throw invalidPolicy(
-      `AuthorizationPolicy ${policy?.metadata?.namespace}/${policy?.metadata?.name}`,
-      errors,
-    );
+    throw invalidPolicy('AuthorizationPolicy', policy?.metadata?.namespace, policy?.metadata?.name, errors);
   }
   const spec = policy.spec ?? {};
   const action = spec.action ?? 'ALLOW';

@@ -128,7 +128,7 @@ export function validateWireAuthorization(auth: WireAuthorization): ValidationIs
  */
 export function compileWireAuthorization(auth: WireAuthorization): CompiledPolicy {
   const issues = validateWireAuthorization(auth);
-  if (issues.length > 0) throw invalidPolicy(`Authorization ${auth?.namespace}/${auth?.name}`, issues);
+  if (issues.length > 0) throw invalidPolicy('Authorization', auth?.namespace, auth?.name, issues);
   const rules: CompiledRule[] = (auth.rules ?? []).map((rule) => ({
     clauses: (rule.clauses ?? []).map((clause, c) => ({
       label: `clauses[${c}]`,

@@ -47,8 +47,19 @@ export class AuthzError extends AmeshError<AuthzErrorCode> {
   }
 }
 
-/** Builds the error thrown when validation found problems. */
-export function invalidPolicy(what: string, issues: readonly ValidationIssue[]): AuthzError {
+/**
+ * Builds the error thrown when validation found problems, naming the policy
+ * by `<kind> <namespace>/<name>`. Namespace and name are untrusted input here
+ * (that is why validation failed): anything but a string shows as `?`.
+ */
+export function invalidPolicy(
+  kind: string,
+  namespace: unknown,
+  name: unknown,
+  issues: readonly ValidationIssue[],
+): AuthzError {
+  const text = (value: unknown): string => (typeof value === 'string' ? value : '?');
+  const what = `${kind} ${text(namespace)}/${text(name)}`;
   const first = issues.slice(0, 3).map((i) => `${i.path}: ${i.message}`);
   const more = issues.length > 3 ? ` (and ${issues.length - 3} more)` : '';
   return new AuthzError('AUTHZ_ERR_INVALID_POLICY', `${what} is invalid: ${first.join('; ')}${more}`, issues);

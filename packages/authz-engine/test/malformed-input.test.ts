@@ -110,6 +110,23 @@ describe('malformed input', () => {
     );
   });
 
+  it('a name or namespace that is not a string (not even printable) still fails typed', () => {
+    // Found by the property above (seed 687848787): the error message used to print the value.
+    const unprintable = [{ toString: 0 }];
+    expect(() => new AuthorizationSet().upsert({ ...wire, namespace: unprintable } as never)).toThrow(
+      expect.objectContaining({
+        code: 'AUTHZ_ERR_INVALID_POLICY',
+        message: expect.stringMatching(/^Authorization \?\//),
+      }),
+    );
+    expect(() =>
+      new AuthorizationPolicySet({ mode: 'workload' }).upsert({
+        ...policy,
+        metadata: { name: unprintable, namespace: 'foo' },
+      } as never),
+    ).toThrow(expect.objectContaining({ code: 'AUTHZ_ERR_INVALID_POLICY' }));
+  });
+
   it('PeerAuthentication: conversion never throws', () => {
     const pa = {
       metadata: { name: 'pa', namespace: 'foo' },
