@@ -4,7 +4,7 @@ import type { Decision, EvaluateOptions } from './decision.js';
 import { explainWith } from './explain.js';
 import { Bucket } from './bucket.js';
 import { allowPoliciesOf, DecisionScratch, decide, type PolicySink } from './policy-set-core.js';
-import type { AuthzRequest } from './request.js';
+import type { AuthzRequest, RequestDestination } from './request.js';
 import type { WireAuthorization } from './wire-types.js';
 
 /** Options of {@link AuthorizationSet}. */
@@ -87,6 +87,28 @@ export class AuthorizationSet {
   /** Every policy held, by key order. */
   policies(): PolicyRef[] {
     return [...this.byKey.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+
+  /**
+   * Whether `policy` takes part in decisions for `destination`, as
+   * {@link AuthorizationSet.evaluate} selects policies: GLOBAL in the root
+   * namespace applies everywhere, GLOBAL elsewhere and NAMESPACE apply in
+   * their namespace, WORKLOAD_SELECTOR applies where `destination.policies`
+   * lists its `namespace/name`. For a scope this version does not know the
+   * answer is true, so a caller re-checking open connections after a change
+   * never misses a denial. The policy need not be held by the set.
+   */
+  appliesTo(policy: WireAuthorization, destination: RequestDestination): boolean {
+    switch (policy.scope ?? 'GLOBAL') {
+      case 'WORKLOAD_SELECTOR':
+        return destination.policies?.includes(`${policy.namespace}/${policy.name}`) ?? false;
+      case 'GLOBAL':
+        return policy.namespace === this.rootNamespace || policy.namespace === destination.namespace;
+      case 'NAMESPACE':
+        return policy.namespace === destination.namespace;
+      default:
+        return true;
+    }
   }
 
   /**

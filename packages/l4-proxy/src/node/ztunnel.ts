@@ -771,32 +771,17 @@ export class Ztunnel {
     }
     for (const [uid, open] of this.#byPod) {
       const workload = this.#options.store.workload(uid);
+      const destination = workload && {
+        namespace: workload.namespace,
+        policies: workload.authorizationPolicies,
+      };
       if (
-        !workload ||
-        this.#appliesTo(change.name, previous, workload) ||
-        this.#appliesTo(change.name, change.policy, workload)
+        !destination ||
+        (previous !== undefined && this.#authz.appliesTo(previous, destination)) ||
+        (change.policy !== undefined && this.#authz.appliesTo(change.policy, destination))
       ) {
         this.#reevaluate(uid, open);
       }
-    }
-  }
-
-  /** Whether `policy` (resource name `name`) can take part in decisions for `workload` (as AuthorizationSet selects). */
-  #appliesTo(name: string, policy: Authorization | undefined, workload: Workload): boolean {
-    if (!policy) return false;
-    switch (policy.scope) {
-      case 'WORKLOAD_SELECTOR':
-        return workload.authorizationPolicies.some(
-          (p) => p === name || p === `${policy.namespace}/${policy.name}`,
-        );
-      case 'GLOBAL':
-        if (policy.namespace === this.#authz.rootNamespace) return true;
-        return workload.namespace === policy.namespace;
-      case 'NAMESPACE':
-        return workload.namespace === policy.namespace;
-      default:
-        // A scope this version does not know: re-check rather than miss a denial.
-        return true;
     }
   }
 
