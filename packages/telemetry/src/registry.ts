@@ -171,16 +171,12 @@ export class MetricsRegistry {
       observe: (labels, value) => {
         if (Number.isNaN(value))
           throw new TelemetryError('TELEMETRY_ERR_VALUE', `histogram ${def.name}: NaN`);
-        let s = cached(family.byObject, labels);
-        if (!s) {
-          const k = key(def, labels);
-          s = family.series.get(k);
-          if (!s) {
-            s = { labels: renderLabels(def, labels), counts: def.buckets.map(() => 0), sum: 0, count: 0 };
-            family.series.set(k, s);
-          }
-          remember(family.byObject, labels, s);
-        }
+        const s = seriesOf(family, labels, (rendered) => ({
+          labels: rendered,
+          counts: def.buckets.map(() => 0),
+          sum: 0,
+          count: 0,
+        }));
         // Cumulative buckets are computed at render time; store per-bucket counts.
         const i = def.buckets.findIndex((b) => value <= b);
         if (i >= 0) s.counts[i]!++;
@@ -241,16 +237,32 @@ export class MetricsRegistry {
   }
 
   #series(family: Family & { kind: 'counter' | 'gauge' }, labels: Labels<string>): Series {
-    const hit = cached(family.byObject, labels);
-    if (hit) return hit;
-    const k = key(family.def, labels);
-    let s = family.series.get(k);
-    if (!s) {
-      s = { labels: renderLabels(family.def, labels), value: 0 };
-      family.series.set(k, s);
-    }
-    return remember(family.byObject, labels, s);
+    return seriesOf(family, labels, (rendered) => ({ labels: rendered, value: 0 }));
   }
+}
+
+/**
+ * The series of `labels` in a family: from the frozen-labels cache, else by
+ * the label-value key, else created (with its rendered labels) and kept.
+ */
+function seriesOf<S extends { readonly labels: string; removed?: boolean }>(
+  family: {
+    readonly def: MetricDefinition<string>;
+    readonly series: Map<string, S>;
+    readonly byObject: WeakMap<object, S>;
+  },
+  labels: Labels<string>,
+  create: (renderedLabels: string) => S,
+): S {
+  const hit = cached(family.byObject, labels);
+  if (hit) return hit;
+  const k = key(family.def, labels);
+  let s = family.series.get(k);
+  if (!s) {
+    s = create(renderLabels(family.def, labels));
+    family.series.set(k, s);
+  }
+  return remember(family.byObject, labels, s);
 }
 
 function key(def: MetricDefinition<string>, labels: Labels<string>): string {
