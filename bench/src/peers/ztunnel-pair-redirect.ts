@@ -5,7 +5,7 @@ import { CertificateManager, createTestCa } from '@amesh/mtls-identity';
 import { nodeEcdsaP256 } from '@amesh/mtls-identity/node';
 import { WorkloadStore } from '@amesh/workload-state';
 // The ztunnel binary's own pod network (sockets made inside the pod's netns, marked 0x539).
-import { NetnsPodNetwork } from '../../../examples/ztunnel/src/netns-network.js';
+import { NetnsPodNetwork } from '@amesh/example-ztunnel';
 import { benchWorkload as workload } from './bench-workload.js';
 import { stop } from './processes.js';
 

@@ -17,7 +17,7 @@ import {
   sendAll,
 } from '../loopback.js';
 import { startHaproxyChain } from '../peers/haproxy-chain.js';
-import { stop } from '../peers/processes.js';
+import { cpuSeconds, stop } from '../peers/processes.js';
 import type { Contender, Sample, Scenario } from '../runner.js';
 
 const TOTAL = Number(process.env.AMESH_BENCH_BYTES ?? 256 * 1024 * 1024);
@@ -35,11 +35,19 @@ export default function hboneL4Bulk(): Scenario {
   const { key, cert } = selfSignedCertificate();
   const chunk = payloadChunk();
 
-  const measured = async (connect: () => net.Socket): Promise<Sample> => {
+  /** Throughput, and the proxy process's CPU (user + system, all its threads) per GiB moved. */
+  const measured = async (connect: () => net.Socket, proxyPid: number | undefined): Promise<Sample> => {
+    const cpu = cpuSeconds(proxyPid);
     const start = process.hrtime.bigint();
     const answer = await sendAll(connect(), chunk, TOTAL);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    return { values: { throughput: (TOTAL * 8) / seconds / 1e9 }, fingerprint: answer };
+    return {
+      values: {
+        throughput: (TOTAL * 8) / seconds / 1e9,
+        cpu: (cpuSeconds(proxyPid) - cpu) / (TOTAL / 2 ** 30),
+      },
+      fingerprint: answer,
+    };
   };
   const sinkServer = () => listen(net.createServer({ allowHalfOpen: true }, handleSink));
 
@@ -70,7 +78,8 @@ export default function hboneL4Bulk(): Scenario {
         throw error;
       });
       return {
-        round: () => measured(() => net.connect({ port: entryPort, host: '127.0.0.1', allowHalfOpen: true })),
+        round: () =>
+          measured(() => net.connect({ port: entryPort, host: '127.0.0.1', allowHalfOpen: true }), child.pid),
         close: async () => {
           await stop(child);
           rmSync(dir, { recursive: true, force: true });
@@ -92,7 +101,10 @@ export default function hboneL4Bulk(): Scenario {
       );
       return {
         round: () =>
-          measured(() => net.connect({ port: chain.entryPort, host: '127.0.0.1', allowHalfOpen: true })),
+          measured(
+            () => net.connect({ port: chain.entryPort, host: '127.0.0.1', allowHalfOpen: true }),
+            chain.pid,
+          ),
         close: async () => {
           await chain.close();
           await sink.close();
@@ -104,7 +116,10 @@ export default function hboneL4Bulk(): Scenario {
   return {
     name: 'hbone-l4-bulk',
     description: `one ${TOTAL / 2 ** 20} MiB TCP stream, client → entry proxy → TLS 1.3 → exit proxy → sink; proxies in one single-threaded process per contender`,
-    metrics: [{ name: 'throughput', unit: 'Gbit/s', better: 'higher' }],
+    metrics: [
+      { name: 'throughput', unit: 'Gbit/s', better: 'higher' },
+      { name: 'cpu', unit: 'proxy CPU s/GiB', better: 'lower' },
+    ],
     contenders: [
       nodeChild('amesh-hbone', 'amesh'),
       nodeChild('node-http2', 'http2'),
