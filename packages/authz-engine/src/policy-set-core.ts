@@ -140,55 +140,7 @@ export function decide(
   // AUDIT, CUSTOM or dry-run policies apply: the full procedure.
   if (others > 0) return decideWithOthers(scratch, options);
 
-  const request = ctx.request;
-  const best = scratch.best;
-  if (denyPolicies > 0) {
-    firstMatch(ctx, a, b, extras, DENY, best);
-    if (best.policy !== undefined) {
-      const hit = best.policy.hit(best.rule);
-      return {
-        result: 'deny',
-        reason: 'deny-policy-matched',
-        hit,
-        request,
-        audit: NO_HITS,
-        dryRun: undefined,
-        customAllowed: NO_CHECKS,
-      };
-    }
-  }
-  if (allowPolicies === 0) {
-    return {
-      result: 'allow',
-      reason: 'no-allow-policy',
-      request,
-      audit: NO_HITS,
-      dryRun: undefined,
-      customAllowed: NO_CHECKS,
-    };
-  }
-  firstMatch(ctx, a, b, extras, ALLOW, best);
-  if (best.policy !== undefined) {
-    const hit = best.policy.hit(best.rule);
-    return {
-      result: 'allow',
-      reason: 'allow-policy-matched',
-      hit,
-      request,
-      audit: NO_HITS,
-      dryRun: undefined,
-      customAllowed: NO_CHECKS,
-    };
-  }
-  return {
-    result: 'deny',
-    reason: 'no-allow-policy-matched',
-    allowPolicies,
-    request,
-    audit: NO_HITS,
-    dryRun: undefined,
-    customAllowed: NO_CHECKS,
-  };
+  return denyThenAllow(scratch, denyPolicies, allowPolicies, NO_HITS, undefined, NO_CHECKS);
 }
 
 /** {@link decide} when AUDIT, CUSTOM or dry-run policies apply (views already filled). */
@@ -243,15 +195,31 @@ function decideWithOthers(scratch: DecisionScratch, options: EvaluateOptions): D
     }
   }
 
-  const best = scratch.best;
-  if (totals[DENY]! > 0) {
+  return denyThenAllow(scratch, totals[DENY]!, totals[ALLOW]!, audit, dryRun, customAllowed);
+}
+
+/**
+ * The end of every decision: the first matching DENY policy denies; else no
+ * ALLOW policy allows; else the first matching ALLOW policy allows; else deny.
+ * The counts say how many DENY and ALLOW policies apply (a zero skips the walk).
+ */
+function denyThenAllow(
+  scratch: DecisionScratch,
+  denyPolicies: number,
+  allowPolicies: number,
+  audit: readonly RuleHit[],
+  dryRun: DryRunResult | undefined,
+  customAllowed: readonly CustomCheck[],
+): Decision {
+  const { ctx, a, b, extras, best } = scratch;
+  const request = ctx.request;
+  if (denyPolicies > 0) {
     firstMatch(ctx, a, b, extras, DENY, best);
     if (best.policy !== undefined) {
       const hit = best.policy.hit(best.rule);
       return { result: 'deny', reason: 'deny-policy-matched', hit, request, audit, dryRun, customAllowed };
     }
   }
-  const allowPolicies = totals[ALLOW]!;
   if (allowPolicies === 0)
     return { result: 'allow', reason: 'no-allow-policy', request, audit, dryRun, customAllowed };
   firstMatch(ctx, a, b, extras, ALLOW, best);
