@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CertificateManager, createTestCa } from '@amesh/mtls-identity';
@@ -91,8 +92,20 @@ async function runPair(config: { client: NetnsPod; server: NetnsPod; baseline?: 
       }),
     };
   });
-  await ztunnels[0]!.ztunnel.addPod({ uid: 'client', ips: [config.client.ip], netns: config.client.netns });
-  await ztunnels[1]!.ztunnel.addPod({ uid: 'server', ips: [config.server.ip], netns: config.server.netns });
+  // As the ztunnel binary gets pods from the node agent over zds: a netns fd it holds, named
+  // /proc/self/fd/<n> (AMESH_BENCH_NETNS_BY_PATH=1: the namespace's path, opened per socket).
+  const held = (path: string): string =>
+    process.env.AMESH_BENCH_NETNS_BY_PATH ? path : `/proc/self/fd/${openSync(path, 'r')}`;
+  await ztunnels[0]!.ztunnel.addPod({
+    uid: 'client',
+    ips: [config.client.ip],
+    netns: held(config.client.netns),
+  });
+  await ztunnels[1]!.ztunnel.addPod({
+    uid: 'server',
+    ips: [config.server.ip],
+    netns: held(config.server.netns),
+  });
   await ztunnels[0]!.certificates.fetch('spiffe://cluster.local/ns/bench/sa/client');
   await ztunnels[1]!.certificates.fetch('spiffe://cluster.local/ns/bench/sa/server');
   process.on('SIGTERM', () => process.exit(0));

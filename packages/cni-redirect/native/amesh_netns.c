@@ -88,6 +88,22 @@ static int home_netns = -1;
 
 static void create_socket(socket_job *job);
 
+// The fd n of a path "/proc/self/fd/<n>" (decimal digits only, no leading
+// zero, fits an int), else -1.
+static int held_fd_of(const char *path) {
+  static const char prefix[] = "/proc/self/fd/";
+  if (strncmp(path, prefix, sizeof prefix - 1) != 0) return -1;
+  const char *digits = path + sizeof prefix - 1;
+  if (*digits == '\0' || (*digits == '0' && digits[1] != '\0')) return -1;
+  long n = 0;
+  for (const char *c = digits; *c != '\0'; c++) {
+    if (*c < '0' || *c > '9') return -1;
+    n = n * 10 + (*c - '0');
+    if (n > 0x7fffffffL) return -1;
+  }
+  return (int)n;
+}
+
 // Runs the job on the calling thread: enter the target namespace, create the
 // socket, return home. No JavaScript runs in between, and other threads
 // (libuv's pool) are unaffected: setns(CLONE_NEWNET) is per thread. If the
@@ -105,7 +121,13 @@ static void run_socket_job(socket_job *job) {
     job->failed_syscall = "open(/proc/thread-self/ns/net)";
     return;
   }
-  int ns = open(job->netns_path, O_RDONLY | O_CLOEXEC);
+  // A /proc/self/fd/<n> path names fd n of this process (the netns fd the node
+  // agent passed over zds, held while the pod is served): enter it through
+  // that fd, as opening the path would resolve to the same file, without the
+  // open/close per socket.
+  int ns = held_fd_of(job->netns_path);
+  int owned = ns < 0;
+  if (owned) ns = open(job->netns_path, O_RDONLY | O_CLOEXEC);
   if (ns < 0) {
     job->err = errno;
     job->failed_syscall = "open";
@@ -114,10 +136,10 @@ static void run_socket_job(socket_job *job) {
   if (setns(ns, CLONE_NEWNET) != 0) {
     job->err = errno;
     job->failed_syscall = "setns";
-    close(ns);
+    if (owned) close(ns);
     return;
   }
-  close(ns);
+  if (owned) close(ns);
   create_socket(job);
   if (setns(home_netns, CLONE_NEWNET) != 0) {
     fprintf(stderr, "amesh_netns: cannot return to the original network namespace: %s\n", strerror(errno));

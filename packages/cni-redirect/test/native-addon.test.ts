@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { isAmeshError } from '@amesh/errors';
@@ -14,6 +14,7 @@ import {
   originalDestination,
   setMark,
 } from '../src/node/index.js';
+import { NetnsSet, uniqueSuffix } from './helpers/netns.js';
 import { addonSkipReason } from './helpers/privileges.js';
 
 const addonMissing = !isAddonAvailable();
@@ -92,6 +93,51 @@ describe.skipIf(addonMissing)(
       expect(getMark(socket)).toBe(0x539);
       expect(() => setMark(socket, 2 ** 32)).toThrow(RangeError);
       socket.destroy();
+    });
+  },
+);
+
+describe.skipIf(addonSkipReason !== undefined)(
+  `a held netns fd (/proc/self/fd/<n>) ${addonSkipReason ? `(skipped: ${addonSkipReason})` : ''}`,
+  () => {
+    it('creates sockets in the namespace the fd holds, and fails typed on a closed or non-netns fd', async () => {
+      const namespaces = new NetnsSet();
+      const fds: number[] = [];
+      const server = net.createServer();
+      try {
+        const name = `amna${uniqueSuffix()}`;
+        const fd = openSync(namespaces.add(name), 'r');
+        fds.push(fd);
+        const held = `/proc/self/fd/${fd}`;
+        await listenServerInNetns(server, held, { port: 0, host: '127.0.0.1' });
+        const port = (server.address() as net.AddressInfo).port;
+        const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+        // Inside the namespace the listener answers on its loopback ...
+        const inside = createSocketInNetns(held, { family: 4 });
+        inside.connect({ host: '127.0.0.1', port });
+        (await accepted).destroy();
+        inside.destroy();
+        // ... and the host namespace's loopback has no such listener.
+        const outside = await new Promise<string>((resolve) => {
+          const probe = net.connect({ host: '127.0.0.1', port });
+          probe.once('connect', () => resolve('connected'));
+          probe.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+        });
+        expect(outside).toBe('ECONNREFUSED');
+
+        const file = openSync('/etc/hostname', 'r');
+        fds.push(file);
+        expect(codeOf(() => connectSocketInNetns(`/proc/self/fd/${file}`, { family: 4 }))).toBe(
+          'CNI_ERR_NETNS_NOT_FOUND',
+        );
+        expect(codeOf(() => connectSocketInNetns('/proc/self/fd/999999', { family: 4 }))).toBe(
+          'CNI_ERR_NETNS_NOT_FOUND',
+        );
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const fd of fds) closeSync(fd);
+        namespaces.cleanup();
+      }
     });
   },
 );

@@ -106,7 +106,8 @@ function nativeError(cause: unknown, netnsPath: string | null): CniRedirectError
   const code = (cause as { code?: unknown }).code;
   const syscall = (cause as { syscall?: unknown }).syscall;
   const message = cause instanceof Error ? cause.message : String(cause);
-  if (syscall === 'open' && code === 'ENOENT') {
+  // EBADF from setns: a /proc/self/fd/<n> path whose fd is not open (entered through the fd itself).
+  if ((syscall === 'open' && code === 'ENOENT') || (syscall === 'setns' && code === 'EBADF')) {
     return new CniRedirectError('CNI_ERR_NETNS_NOT_FOUND', `network namespace ${netnsPath} not found`, {
       cause,
     });
@@ -148,7 +149,8 @@ export interface ListenInNetnsOptions {
 /**
  * Creates a listening TCP socket inside a network namespace and returns its
  * fd, for `server.listen({ fd })`. The socket stays in that namespace.
- * `netnsPath` null means the current namespace.
+ * `netnsPath` null means the current namespace; `/proc/self/fd/<n>` is
+ * entered through fd `n` (see {@link connectSocketInNetns}).
  *
  * @throws {CniRedirectError} `CNI_ERR_ADDON_UNAVAILABLE`, `CNI_ERR_NETNS_NOT_FOUND`, `CNI_ERR_PERMISSION`, `CNI_ERR_SOCKET` (for example EADDRINUSE)
  * @throws {RangeError} for an invalid port, mark or backlog
@@ -192,7 +194,10 @@ export interface ConnectSocketInNetnsOptions {
 
 /**
  * Creates a fresh, unconnected TCP socket inside a network namespace and
- * returns its fd, for `new net.Socket({ fd }).connect(...)`.
+ * returns its fd, for `new net.Socket({ fd }).connect(...)`. `netnsPath`
+ * null means the current namespace; a `/proc/self/fd/<n>` path (a netns fd
+ * this process holds, as the node agent passes them) is entered through fd
+ * `n` itself, with no open and close per socket.
  *
  * @throws {CniRedirectError} `CNI_ERR_ADDON_UNAVAILABLE`, `CNI_ERR_NETNS_NOT_FOUND`, `CNI_ERR_PERMISSION`, `CNI_ERR_SOCKET`
  * @example
