@@ -50,6 +50,7 @@ export type AdsEvent =
 /** Result of handling one response: the ACK or NACK to send and what changed. */
 export interface ResponseOutcome {
   readonly requests: readonly OutgoingRequest[];
+  /** What changed, in order: changes, then removals, then the NACK (built when first read). */
   readonly events: readonly AdsEvent[];
 }
 
@@ -62,17 +63,50 @@ export interface AdsStateOptions {
   readonly maxResourceBytes?: number;
 }
 
+/**
+ * One cached resource, one object: its status (as fields; {@link statusOf}
+ * builds the `ResourceStatus` that `get` hands out) and, once accepted, where
+ * the raw bytes of the value are (a range of the response they came in), to
+ * tell a real change from a resend. A status object inside an entry, or a
+ * Uint8Array view of the bytes, would be one more object per resource of a
+ * full sync for the garbage collector.
+ */
 interface CachedResource {
-  status: ResourceStatus;
-  /**
-   * Where the raw bytes of the accepted value are (a range of the response
-   * they came in), to tell a real change from a resend. A range, not a
-   * Uint8Array view: one view per resource is ~90 bytes of heap for the
-   * garbage collector to copy, times every resource of a full sync.
-   */
+  state: ResourceStatus['state'];
+  value: unknown;
+  version: string | undefined;
+  /** The NACK reason (`nacked` only). */
+  error: string;
   rawBuffer: ArrayBufferLike | undefined;
   rawOffset: number;
   rawLength: number;
+}
+
+/** Every cache entry is built here, so that all have the same shape. */
+function cached(
+  state: ResourceStatus['state'],
+  value: unknown,
+  version: string | undefined,
+  error: string,
+  rawBuffer: ArrayBufferLike | undefined,
+  rawOffset: number,
+  rawLength: number,
+): CachedResource {
+  return { state, value, version, error, rawBuffer, rawOffset, rawLength };
+}
+
+/** The status of a cache entry, as `get` and `resources` give it. */
+function statusOf(entry: CachedResource): ResourceStatus {
+  switch (entry.state) {
+    case 'acked':
+      return { state: 'acked', value: entry.value, version: entry.version as string };
+    case 'nacked':
+      return { state: 'nacked', error: entry.error, value: entry.value, version: entry.version };
+    case 'requested':
+      return { state: 'requested' };
+    default:
+      return { state: 'does-not-exist' };
+  }
 }
 
 interface TypeState {
@@ -87,10 +121,77 @@ interface TypeState {
   requested: boolean;
 }
 
-const NO_RAW = { rawBuffer: undefined, rawOffset: 0, rawLength: 0 } as const;
-
 /** Google RPC code INVALID_ARGUMENT, used in NACK error details. */
 const INVALID_ARGUMENT = 3;
+
+const EVENT_LOG = Symbol('amesh.xds-client.event-log');
+
+/**
+ * The events of one response as they are collected: the changed resources
+ * as two parallel lists, then any other event (removals, the NACK) in order.
+ * A full sync changes every resource, and an event object each would be
+ * thousands of objects per response for the garbage collector to move;
+ * `ResponseOutcome.events` builds them only when read.
+ */
+export class EventLog {
+  readonly typeUrl: string;
+  /** Names of the changed resources, in order (before every event of `rest`). */
+  readonly names: string[] = [];
+  /** Their new values, index by index. */
+  readonly values: unknown[] = [];
+  /** The events after the changes, in order. */
+  readonly rest: AdsEvent[] = [];
+
+  constructor(typeUrl: string) {
+    this.typeUrl = typeUrl;
+  }
+
+  /** A resource changed. */
+  changed(name: string, value: unknown): void {
+    // Changes come before removals and the NACK; should one ever follow them, it keeps its place.
+    if (this.rest.length > 0) this.rest.push({ kind: 'changed', typeUrl: this.typeUrl, name, value });
+    else {
+      this.names.push(name);
+      this.values.push(value);
+    }
+  }
+
+  /** Any other event. */
+  push(event: AdsEvent): void {
+    this.rest.push(event);
+  }
+
+  /** The outcome of the response: `events` is built from this log when first read. */
+  outcome(requests: readonly OutgoingRequest[]): ResponseOutcome {
+    const log = this;
+    let events: AdsEvent[] | undefined;
+    const outcome = {
+      requests,
+      get events(): readonly AdsEvent[] {
+        if (events === undefined) {
+          events = [];
+          const { typeUrl, names, values } = log;
+          for (let i = 0; i < names.length; i++) {
+            events.push({ kind: 'changed', typeUrl, name: names[i]!, value: values[i] });
+          }
+          for (const event of log.rest) events.push(event);
+        }
+        return events;
+      },
+    };
+    Object.defineProperty(outcome, EVENT_LOG, { value: this });
+    return outcome;
+  }
+}
+
+/**
+ * The {@link EventLog} behind an outcome of {@link AdsState}, if it has one
+ * (package-internal: `XdsClient` dispatches from it without building the
+ * event objects).
+ */
+export function eventLogOf(outcome: ResponseOutcome): EventLog | undefined {
+  return (outcome as { [EVENT_LOG]?: EventLog })[EVENT_LOG];
+}
 
 /**
  * The client side of one ADS session, sans-IO: subscriptions, the resource
@@ -131,7 +232,7 @@ export class AdsState {
       if (state.names.has(name)) return [];
       state.names.add(name);
       if (!state.resources.has(name))
-        state.resources.set(name, { status: { state: 'requested' }, ...NO_RAW });
+        state.resources.set(name, cached('requested', undefined, undefined, '', undefined, 0, 0));
     }
     if (!this.#streaming) return [];
     if (!state.requested || this.mode === 'sotw') return [this.#initialOrFullRequest(typeUrl, state)];
@@ -197,7 +298,7 @@ export class AdsState {
       };
     }
     state.nonce = response.nonce;
-    const events: AdsEvent[] = [];
+    const events = new EventLog(response.typeUrl);
     const errors: XdsClientError[] = [];
     const seen = new Set<string>();
     let namelessErrors = false;
@@ -207,17 +308,7 @@ export class AdsState {
       if (result.ok) {
         seen.add(result.name);
         if (!state.wildcard && !state.names.has(result.name)) continue;
-        this.#accept(
-          response.typeUrl,
-          state,
-          result.name,
-          result.value,
-          bytes,
-          0,
-          bytes.length,
-          response.versionInfo,
-          events,
-        );
+        this.#accept(state, result.name, result.value, bytes, 0, bytes.length, response.versionInfo, events);
       } else {
         errors.push(result.error);
         if (result.name === undefined) namelessErrors = true;
@@ -243,7 +334,7 @@ export class AdsState {
     const state = this.#deltaTypeState(response.typeUrl);
     if (state === undefined) return this.#unknownDeltaType(response.typeUrl, response.nonce);
     state.nonce = response.nonce;
-    const events: AdsEvent[] = [];
+    const events = new EventLog(response.typeUrl);
     const errors: XdsClientError[] = [];
     for (const resource of response.resources) {
       const body = resource.resource;
@@ -281,7 +372,7 @@ export class AdsState {
     const state = this.#deltaTypeState(typeUrl);
     if (state === undefined) return this.#unknownDeltaType(typeUrl, scan.nonce);
     state.nonce = scan.nonce;
-    const events: AdsEvent[] = [];
+    const events = new EventLog(typeUrl);
     const errors: XdsClientError[] = [];
     scan.forEachResource((ref) => {
       this.#deltaResource(
@@ -330,7 +421,7 @@ export class AdsState {
     bytes: Uint8Array | undefined,
     start: number,
     end: number,
-    events: AdsEvent[],
+    events: EventLog,
     errors: XdsClientError[],
   ): void {
     if (anyTypeUrl === undefined || bytes === undefined) {
@@ -340,7 +431,7 @@ export class AdsState {
       return;
     }
     const result = this.#decode(typeUrl, anyTypeUrl, bytes, start, end);
-    if (result.ok) this.#accept(typeUrl, state, name, result.value, bytes, start, end, version, events);
+    if (result.ok) this.#accept(state, name, result.value, bytes, start, end, version, events);
     else {
       errors.push(result.error);
       this.#reject(state, name, result.error);
@@ -352,7 +443,7 @@ export class AdsState {
     state: TypeState,
     nonce: string,
     removedResources: readonly string[],
-    events: AdsEvent[],
+    events: EventLog,
     errors: XdsClientError[],
   ): ResponseOutcome {
     for (const name of removedResources) this.#remove(typeUrl, state, name, events);
@@ -364,18 +455,19 @@ export class AdsState {
       responseNonce: nonce,
       ...(failed ? { errorDetail: { code: INVALID_ARGUMENT, message } } : {}),
     });
-    return { requests: [answer], events };
+    return events.outcome([answer]);
   }
 
   /** The status of one resource (`undefined` when neither subscribed nor received). */
   get(typeUrl: string, name: string): ResourceStatus | undefined {
-    return this.#types.get(typeUrl)?.resources.get(name)?.status;
+    const entry = this.#types.get(typeUrl)?.resources.get(name);
+    return entry === undefined ? undefined : statusOf(entry);
   }
 
   /** Every cached resource of a type with its status. */
   resources(typeUrl: string): Map<string, ResourceStatus> {
     const out = new Map<string, ResourceStatus>();
-    for (const [name, cached] of this.#types.get(typeUrl)?.resources ?? []) out.set(name, cached.status);
+    for (const [name, entry] of this.#types.get(typeUrl)?.resources ?? []) out.set(name, statusOf(entry));
     return out;
   }
 
@@ -436,7 +528,6 @@ export class AdsState {
   }
 
   #accept(
-    typeUrl: string,
     state: TypeState,
     name: string,
     value: unknown,
@@ -444,58 +535,55 @@ export class AdsState {
     start: number,
     end: number,
     version: string,
-    events: AdsEvent[],
+    events: EventLog,
   ): void {
-    const cached = state.resources.get(name);
-    const unchanged =
-      cached?.status.state === 'acked' &&
-      cached.rawBuffer !== undefined &&
-      cached.rawLength === end - start &&
-      Buffer.from(cached.rawBuffer, cached.rawOffset, cached.rawLength).equals(
+    const entry = state.resources.get(name);
+    if (
+      entry !== undefined &&
+      entry.state === 'acked' &&
+      entry.rawBuffer !== undefined &&
+      entry.rawLength === end - start &&
+      Buffer.from(entry.rawBuffer, entry.rawOffset, entry.rawLength).equals(
         Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start),
-      );
-    if (unchanged) {
-      cached.status = {
-        state: 'acked',
-        value: cached.status.state === 'acked' ? cached.status.value : value,
-        version,
-      };
+      )
+    ) {
+      // A resend of the same bytes: the value stays (no event), the version is the new one.
+      entry.version = version;
       return;
     }
-    state.resources.set(name, {
-      status: { state: 'acked', value, version },
-      rawBuffer: bytes.buffer,
-      rawOffset: bytes.byteOffset + start,
-      rawLength: end - start,
-    });
-    events.push({ kind: 'changed', typeUrl, name, value });
+    state.resources.set(
+      name,
+      cached('acked', value, version, '', bytes.buffer, bytes.byteOffset + start, end - start),
+    );
+    events.changed(name, value);
   }
 
   #reject(state: TypeState, name: string, error: XdsClientError): void {
-    const cached = state.resources.get(name);
-    const status = cached?.status;
-    const lastGood =
-      status?.state === 'acked'
-        ? { value: status.value, version: status.version }
-        : status?.state === 'nacked'
-          ? { value: status.value, version: status.version }
-          : { value: undefined, version: undefined };
-    state.resources.set(name, {
-      status: { state: 'nacked', error: error.message, ...lastGood },
-      rawBuffer: cached?.rawBuffer,
-      rawOffset: cached?.rawOffset ?? 0,
-      rawLength: cached?.rawLength ?? 0,
-    });
+    // The last good value (and its version) keeps serving.
+    const entry = state.resources.get(name);
+    const good = entry !== undefined && (entry.state === 'acked' || entry.state === 'nacked');
+    state.resources.set(
+      name,
+      cached(
+        'nacked',
+        good ? entry.value : undefined,
+        good ? entry.version : undefined,
+        error.message,
+        undefined,
+        0,
+        0,
+      ),
+    );
   }
 
-  #remove(typeUrl: string, state: TypeState, name: string, events: AdsEvent[]): void {
-    const cached = state.resources.get(name);
-    const had = cached !== undefined && (cached.status.state === 'acked' || cached.status.state === 'nacked');
+  #remove(typeUrl: string, state: TypeState, name: string, events: EventLog): void {
+    const entry = state.resources.get(name);
+    const had = entry !== undefined && (entry.state === 'acked' || entry.state === 'nacked');
     if (state.names.has(name)) {
-      if (cached?.status.state === 'does-not-exist') return;
-      state.resources.set(name, { status: { state: 'does-not-exist' }, ...NO_RAW });
+      if (entry?.state === 'does-not-exist') return;
+      state.resources.set(name, cached('does-not-exist', undefined, undefined, '', undefined, 0, 0));
       events.push({ kind: 'removed', typeUrl, name });
-    } else if (cached !== undefined) {
+    } else if (entry !== undefined) {
       state.resources.delete(name);
       if (had) events.push({ kind: 'removed', typeUrl, name });
     }
@@ -505,11 +593,11 @@ export class AdsState {
     response: DiscoveryResponse,
     state: TypeState,
     errors: XdsClientError[],
-    events: AdsEvent[],
+    events: EventLog,
   ): ResponseOutcome {
     if (errors.length === 0) {
       state.version = response.versionInfo;
-      return { requests: [this.#initialOrFullRequest(response.typeUrl, state)], events };
+      return events.outcome([this.#initialOrFullRequest(response.typeUrl, state)]);
     }
     events.push({ kind: 'nacked', typeUrl: response.typeUrl, nonce: response.nonce, errors });
     const nack = this.#sotw({
@@ -519,7 +607,7 @@ export class AdsState {
       responseNonce: response.nonce,
       errorDetail: { code: INVALID_ARGUMENT, message: nackMessage(response.typeUrl, errors) },
     });
-    return { requests: [nack], events };
+    return events.outcome([nack]);
   }
 
   #initialOrFullRequest(typeUrl: string, state: TypeState): OutgoingRequest {
@@ -535,11 +623,9 @@ export class AdsState {
     }
     if (!first) return this.#delta({ typeUrl, responseNonce: state.nonce });
     const initialResourceVersions: Record<string, string> = {};
-    for (const [name, cached] of state.resources) {
-      const status = cached.status;
-      if (status.state === 'acked') initialResourceVersions[name] = status.version;
-      else if (status.state === 'nacked' && status.version !== undefined)
-        initialResourceVersions[name] = status.version;
+    for (const [name, entry] of state.resources) {
+      if ((entry.state === 'acked' || entry.state === 'nacked') && entry.version !== undefined)
+        initialResourceVersions[name] = entry.version;
     }
     // A pure wildcard subscription sends no names (legacy wildcard, what
     // ztunnel does); with explicit names too, "*" is spelled out.

@@ -32,25 +32,31 @@ export function addressName(address: Address): string {
 }
 
 function decodeAddressResource(bytes: Uint8Array, start: number, end: number): DecodeResult<Address> {
-  return safely('istio.workload.Address', () => {
-    const address = decodeAddress(bytes, start, end);
-    if (address.type === 'workload') {
-      if (!address.workload.uid) return invalid('Address.workload has no uid');
-      for (const ip of address.workload.addresses) {
-        if (ip.length !== 4 && ip.length !== 16) {
-          return invalid(
-            `workload ${address.workload.uid} has an address of ${ip.length} bytes (want 4 or 16)`,
-            address.workload.uid,
-          );
-        }
+  // try/catch inline rather than through safely(): no closure per resource on the full-sync path.
+  let address: Address;
+  try {
+    address = decodeAddress(bytes, start, end);
+  } catch (cause) {
+    return invalid(`undecodable istio.workload.Address: ${(cause as Error).message}`);
+  }
+  if (address.type === 'workload') {
+    const workload = address.workload;
+    if (!workload.uid) return invalid('Address.workload has no uid');
+    for (const ip of workload.addresses) {
+      if (ip.length !== 4 && ip.length !== 16) {
+        return invalid(
+          `workload ${workload.uid} has an address of ${ip.length} bytes (want 4 or 16)`,
+          workload.uid,
+        );
       }
-    } else if (address.type === 'service') {
-      if (!address.service.hostname) return invalid('Address.service has no hostname');
-    } else {
-      return invalid('Address has neither workload nor service');
     }
+    return { ok: true, name: workload.uid, value: address };
+  }
+  if (address.type === 'service') {
+    if (!address.service.hostname) return invalid('Address.service has no hostname');
     return { ok: true, name: addressName(address), value: address };
-  });
+  }
+  return invalid('Address has neither workload nor service');
 }
 
 /** `istio.workload.Address`: must be a workload with a uid or a service with a hostname. */
@@ -66,11 +72,14 @@ function decodeAuthorizationResource(
   start: number,
   end: number,
 ): DecodeResult<Authorization> {
-  return safely('istio.security.Authorization', () => {
-    const policy = decodeAuthorization(bytes, start, end);
-    if (!policy.name) return invalid('Authorization has no name');
-    return { ok: true, name: `${policy.namespace}/${policy.name}`, value: policy };
-  });
+  let policy: Authorization;
+  try {
+    policy = decodeAuthorization(bytes, start, end);
+  } catch (cause) {
+    return invalid(`undecodable istio.security.Authorization: ${(cause as Error).message}`);
+  }
+  if (!policy.name) return invalid('Authorization has no name');
+  return { ok: true, name: `${policy.namespace}/${policy.name}`, value: policy };
 }
 
 /** `istio.security.Authorization`: needs a name; named `<namespace>/<name>`. */

@@ -305,6 +305,60 @@ describe('Delta: telling a real change from a resend', () => {
   });
 });
 
+describe('Delta: outcome and status shape', () => {
+  it('builds the events of an outcome once, in order: changes, then removals, then the NACK', () => {
+    const state = new AdsState({ mode: 'delta', node, registry: registry() });
+    state.subscribe(TypeUrl.address, WILDCARD);
+    state.streamStarted();
+    state.handleDeltaResponse(delta([['old', '1', encodeAddress(workload('old', [10, 0, 0, 9]))]]));
+    const outcome = state.handleDeltaResponse(
+      delta(
+        [
+          ['w1', '1', encodeAddress(workload('w1', [10, 0, 0, 1]))],
+          ['bad', '1', Buffer.from([0x0a, 0x09, 0x01])],
+          ['w2', '1', encodeAddress(workload('w2', [10, 0, 0, 2]))],
+        ],
+        ['old'],
+        'n2',
+      ),
+    );
+    expect(outcome.events).toBe(outcome.events);
+    expect(outcome.events.map((e) => [e.kind, 'name' in e ? e.name : e.nonce])).toEqual([
+      ['changed', 'w1'],
+      ['changed', 'w2'],
+      ['removed', 'old'],
+      ['nacked', 'n2'],
+    ]);
+    const w1 = state.get(TypeUrl.address, 'w1');
+    expect(w1?.state).toBe('acked');
+    expect(outcome.events[0]).toEqual({
+      kind: 'changed',
+      typeUrl: TypeUrl.address,
+      name: 'w1',
+      value: w1?.state === 'acked' ? w1.value : undefined,
+    });
+  });
+
+  it('gives each status with exactly its own keys', () => {
+    const state = new AdsState({ mode: 'delta', node, registry: registry() });
+    state.subscribe(TypeUrl.address, WILDCARD);
+    state.subscribe(TypeUrl.address, 'gone');
+    state.subscribe(TypeUrl.address, 'waiting');
+    state.streamStarted();
+    state.handleDeltaResponse(delta([['w1', '1', encodeAddress(workload('w1', [10, 0, 0, 1]))]], ['gone']));
+    state.handleDeltaResponse(delta([['w1', '2', Buffer.from([0x0a, 0x09, 0x01])]], [], 'n2'));
+    state.handleDeltaResponse(delta([['w2', '7', encodeAddress(workload('w2', [10, 0, 0, 2]))]], [], 'n3'));
+    const keys = (name: string): string[] => Object.keys(state.get(TypeUrl.address, name) ?? {});
+    expect(keys('w2')).toEqual(['state', 'value', 'version']);
+    expect(state.get(TypeUrl.address, 'w2')).toMatchObject({ state: 'acked', version: '7' });
+    expect(keys('w1')).toEqual(['state', 'error', 'value', 'version']);
+    expect(state.get(TypeUrl.address, 'w1')).toMatchObject({ state: 'nacked', version: '1' });
+    expect(state.get(TypeUrl.address, 'gone')).toEqual({ state: 'does-not-exist' });
+    expect(state.get(TypeUrl.address, 'waiting')).toEqual({ state: 'requested' });
+    expect([...state.resources(TypeUrl.address).keys()].sort()).toEqual(['gone', 'w1', 'w2', 'waiting']);
+  });
+});
+
 describe('Delta: a scanned response', () => {
   it('gives the same ACK/NACK, events and cache as the decoded response, one resource at a time', () => {
     const responses: DeltaDiscoveryResponse[] = [

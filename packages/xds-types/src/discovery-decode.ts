@@ -264,7 +264,7 @@ export function scanDeltaDiscoveryResponse(bytes: Uint8Array): DeltaDiscoveryRes
         const tag = w.uint32(end);
         switch (tag >>> 3) {
           case 2:
-            visitResource(w, w.length(end), ref);
+            visitResource(w, w.length(end), ref, typeUrl);
             visit(ref);
             break;
           case 1:
@@ -318,8 +318,12 @@ function checkResource(r: WireReader, end: number): void {
   r.finish(end);
 }
 
-/** Reads one already checked `Resource` into `ref` (last scalar wins; a repeated `resource` replaces the earlier one). */
-function visitResource(r: WireReader, end: number, ref: DeltaResourceRef): void {
+/**
+ * Reads one already checked `Resource` into `ref` (last scalar wins; a
+ * repeated `resource` replaces the earlier one). `typeUrl` is the response's:
+ * what the type URL of every body should be.
+ */
+function visitResource(r: WireReader, end: number, ref: DeltaResourceRef, typeUrl: string): void {
   ref.name = '';
   ref.version = '';
   ref.hasBody = false;
@@ -345,7 +349,7 @@ function visitResource(r: WireReader, end: number, ref: DeltaResourceRef): void 
           const inner = r.uint32(stop);
           switch (inner >>> 3) {
             case 1:
-              ref.typeUrl = r.string(stop);
+              ref.typeUrl = r.expectedString(stop, typeUrl);
               break;
             case 2:
               ref.end = r.length(stop);

@@ -158,6 +158,29 @@ export class WireReader {
   }
 
   /**
+   * A UTF-8 string field that is most likely `expected` (the type URL of
+   * every resource of a response): when its bytes are exactly the ASCII
+   * characters of `expected`, `expected` itself, compared once instead of
+   * hashed and compared; otherwise the same as {@link WireReader.string}.
+   */
+  expectedString(end: number, expected: string): string {
+    const start = this.pos;
+    const stop = this.length(end);
+    const from = this.pos;
+    if (stop - from === expected.length) {
+      const buf = this.buf;
+      let i = 0;
+      while (i < expected.length && buf[from + i]! < 128 && buf[from + i] === expected.charCodeAt(i)) i++;
+      if (i === expected.length) {
+        this.pos = stop;
+        return expected;
+      }
+    }
+    this.pos = start;
+    return this.string(end);
+  }
+
+  /**
    * A UTF-8 string field that is unique per resource (a pod's name), decoded
    * without the intern table: interning it would find nothing and only evict
    * the strings that do repeat.

@@ -520,6 +520,24 @@ describe('hand-written decoders give exactly the protobufjs toObject shape', () 
     );
   });
 
+  it("a scanned resource's type URL is the UTF-8 of its own bytes, whatever the response's type URL", () => {
+    const deltaName = 'envoy.service.discovery.v3.DeltaDiscoveryResponse';
+    // "é" is C3 A9 in UTF-8: two bytes that read "Ã©" (the response's type URL) in Latin-1.
+    const typeUrls = (responseType: string, bodyTypes: string[]): string[] => {
+      const bytes = encodeMessage(deltaName, {
+        typeUrl: responseType,
+        resources: bodyTypes.map((typeUrl, i) => ({ name: `r${i}`, resource: { typeUrl, value: [] } })),
+      });
+      const seen: string[] = [];
+      scanDeltaDiscoveryResponse(bytes).forEachResource((r) => seen.push(r.typeUrl));
+      return seen;
+    };
+    expect(typeUrls('Ã©', ['é', 'Ã©', 'Ã'])).toEqual(['é', 'Ã©', 'Ã']);
+    expect(
+      typeUrls('type.googleapis.com/a.B', ['type.googleapis.com/a.B', 'type.googleapis.com/a.C', '']),
+    ).toEqual(['type.googleapis.com/a.B', 'type.googleapis.com/a.C', '']);
+  });
+
   it('prepared responses are the bytes protobufjs writes for the same message', () => {
     const resource = fc.record({ name: unicode, version: text, value: fc.uint8Array({ maxLength: 300 }) });
     fc.assert(

@@ -13,6 +13,7 @@ import {
   type AdsEvent,
   type AdsMode,
   AdsState,
+  eventLogOf,
   type OutgoingRequest,
   type ResourceStatus,
   WILDCARD,
@@ -331,7 +332,29 @@ export class XdsClient {
     // is thousands of events); a watch removed meanwhile is skipped, and one
     // added meanwhile already got every value from the cache in watch().
     const watches = [...this.#watches];
-    for (const event of outcome.events) this.#dispatch(event, watches);
+    const log = eventLogOf(outcome);
+    if (log === undefined) {
+      for (const event of outcome.events) this.#dispatch(event, watches);
+      return;
+    }
+    // The same events in the same order, without an event object per change.
+    const { typeUrl, names, values } = log;
+    for (let i = 0; i < names.length; i++) this.#changed(typeUrl, names[i]!, values[i], watches);
+    for (const event of log.rest) this.#dispatch(event, watches);
+  }
+
+  #changed(typeUrl: string, name: string, value: unknown, watches: readonly WatchEntry[]): void {
+    this.#metrics.resourceUpdates++;
+    for (const entry of watches) {
+      if (entry.typeUrl !== typeUrl || !this.#watches.has(entry)) continue;
+      if (entry.name !== WILDCARD && entry.name !== name) continue;
+      // A throwing watcher must not break the stream or the other watchers.
+      try {
+        entry.watcher.onChanged?.(name, value);
+      } catch (error) {
+        this.#watcherThrew(entry, error);
+      }
+    }
   }
 
   #dispatch(event: AdsEvent, watches: readonly WatchEntry[]): void {
@@ -355,14 +378,18 @@ export class XdsClient {
         else if (event.kind === 'changed') watcher.onChanged?.(event.name, event.value);
         else watcher.onRemoved?.(event.name);
       } catch (error) {
-        this.#log({
-          level: 'error',
-          typeUrl,
-          msg: `watcher of ${typeUrl} ${name} threw: ${(error as Error).message}`,
-          error: error as Error,
-        });
+        this.#watcherThrew(entry, error);
       }
     }
+  }
+
+  #watcherThrew(entry: WatchEntry, error: unknown): void {
+    this.#log({
+      level: 'error',
+      typeUrl: entry.typeUrl,
+      msg: `watcher of ${entry.typeUrl} ${entry.name} threw: ${(error as Error).message}`,
+      error: error as Error,
+    });
   }
 
   #send(requests: readonly OutgoingRequest[]): void {
