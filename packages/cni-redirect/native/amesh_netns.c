@@ -69,6 +69,7 @@ typedef struct {
   const char *netns_path; // NULL: the current namespace
   int family;             // AF_INET or AF_INET6
   int listen;             // 1: bind + listen; 0: fresh socket
+  int datagram;           // 1: a bound UDP socket (SOCK_DGRAM, bind, no listen)
   struct sockaddr_storage bind_addr;
   socklen_t bind_len;
   int backlog;
@@ -148,7 +149,7 @@ static void run_socket_job(socket_job *job) {
 }
 
 static void create_socket(socket_job *job) {
-  int fd = socket(job->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(job->family, (job->datagram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     job->err = errno;
     job->failed_syscall = "socket";
@@ -168,7 +169,7 @@ static void create_socket(socket_job *job) {
     close(fd);
     return;
   }
-  if (job->listen) {
+  if (job->listen || job->datagram) {
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
       job->err = errno;
       job->failed_syscall = "setsockopt(SO_REUSEADDR)";
@@ -181,7 +182,7 @@ static void create_socket(socket_job *job) {
       close(fd);
       return;
     }
-    if (listen(fd, job->backlog) != 0) {
+    if (job->listen && listen(fd, job->backlog) != 0) {
       job->err = errno;
       job->failed_syscall = "listen";
       close(fd);
@@ -218,6 +219,27 @@ static napi_value make_fd(napi_env env, int fd) {
   napi_value result;
   NAPI_CALL(env, napi_create_int32(env, fd, &result));
   return result;
+}
+
+// The job's bind address from an IP literal and a port; -1 when host is not one.
+static int set_bind_address(socket_job *job, const char *host, uint16_t port) {
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&job->bind_addr;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&job->bind_addr;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    job->family = AF_INET;
+    job->bind_len = sizeof *v4;
+    return 0;
+  }
+  if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    job->family = AF_INET6;
+    job->bind_len = sizeof *v6;
+    return 0;
+  }
+  return -1;
 }
 
 // socketInNetns(netnsPath: string | null, family: 4 | 6, mark: number | -1): fd
@@ -276,20 +298,44 @@ static napi_value listen_in_netns(napi_env env, napi_callback_info info) {
   job.has_mark = mark >= 0;
   job.mark = (unsigned int)(mark < 0 ? 0 : mark);
   job.ipv6_only = (int)ipv6_only;
-  struct sockaddr_in *v4 = (struct sockaddr_in *)&job.bind_addr;
-  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&job.bind_addr;
-  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons((uint16_t)port);
-    job.family = AF_INET;
-    job.bind_len = sizeof *v4;
-  } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons((uint16_t)port);
-    job.family = AF_INET6;
-    job.bind_len = sizeof *v6;
-  } else {
+  if (set_bind_address(&job, host, (uint16_t)port) != 0) {
     napi_throw_type_error(env, "ERR_INVALID_ARG", "listenInNetns: host must be an IPv4 or IPv6 literal");
+    return NULL;
+  }
+  run_socket_job(&job);
+  if (job.fd < 0) return throw_errno(env, job.err, job.failed_syscall, job.netns_path);
+  return make_fd(env, job.fd);
+}
+
+// udpInNetns(netnsPath: string | null, host: string, port: number,
+//            mark: number | -1, ipv6Only: -1 | 0 | 1): fd of a bound UDP socket
+static napi_value udp_in_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 5) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "udpInNetns(netnsPath, host, port, mark, ipv6Only)");
+    return NULL;
+  }
+  char path[4096], host[INET6_ADDRSTRLEN + 1];
+  int path_null = 0, host_null = 0;
+  int64_t port = 0, mark = -1, ipv6_only = -1;
+  if (get_string(env, argv[0], path, sizeof path, &path_null) != 0 ||
+      get_string(env, argv[1], host, sizeof host, &host_null) != 0 || host_null ||
+      get_int(env, argv[2], &port) != 0 || get_int(env, argv[3], &mark) != 0 ||
+      get_int(env, argv[4], &ipv6_only) != 0 || port < 0 || port > 65535 || mark < -1 ||
+      mark > 0xffffffffLL || ipv6_only < -1 || ipv6_only > 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "udpInNetns: invalid arguments");
+    return NULL;
+  }
+  socket_job job = {0};
+  job.netns_path = path_null ? NULL : path;
+  job.datagram = 1;
+  job.has_mark = mark >= 0;
+  job.mark = (unsigned int)(mark < 0 ? 0 : mark);
+  job.ipv6_only = (int)ipv6_only;
+  if (set_bind_address(&job, host, (uint16_t)port) != 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "udpInNetns: host must be an IPv4 or IPv6 literal");
     return NULL;
   }
   run_socket_job(&job);
@@ -812,6 +858,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"socketInNetns", NULL, socket_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
       {"listenInNetns", NULL, listen_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpInNetns", NULL, udp_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
       {"originalDestination", NULL, original_destination, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setMark", NULL, set_mark, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getMark", NULL, get_mark, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { isAmeshError } from '@amesh/errors';
 import { describe, expect, it } from 'vitest';
 import {
+  bindDgramInNetns,
+  bindUdpInNetns,
   connectSocketInNetns,
   createSocketInNetns,
   getMark,
@@ -14,7 +17,7 @@ import {
   originalDestination,
   setMark,
 } from '../src/node/index.js';
-import { NetnsSet, uniqueSuffix } from './helpers/netns.js';
+import { NetnsSet, sh, uniqueSuffix } from './helpers/netns.js';
 import { addonSkipReason } from './helpers/privileges.js';
 
 const addonMissing = !isAddonAvailable();
@@ -63,11 +66,28 @@ describe.skipIf(addonMissing)(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });
 
+    it('binds a UDP socket (current namespace) that dgram adopts and serves', async () => {
+      const server = dgram.createSocket('udp4');
+      const client = dgram.createSocket('udp4');
+      try {
+        await bindDgramInNetns(server, null, { port: 0, host: '127.0.0.1' });
+        const port = server.address().port;
+        const got = new Promise<string>((resolve) => server.once('message', (m) => resolve(m.toString())));
+        client.send('ping', port, '127.0.0.1');
+        expect(await got).toBe('ping');
+      } finally {
+        server.close();
+        client.close();
+      }
+    });
+
     it('validates arguments before touching the kernel', () => {
       expect(() => listenInNetns(null, { port: 70000 })).toThrow(RangeError);
       expect(() => listenInNetns(null, { port: 1, host: 'localhost' })).toThrow(RangeError);
       expect(() => connectSocketInNetns(null, { family: 5 as 4 })).toThrow(RangeError);
       expect(() => connectSocketInNetns(null, { family: 4, mark: -2 })).toThrow(RangeError);
+      expect(() => bindUdpInNetns(null, { port: 65536 })).toThrow(RangeError);
+      expect(() => bindUdpInNetns(null, { port: 53, host: 'localhost' })).toThrow(RangeError);
     });
 
     it('maps kernel errors to typed errors (EADDRINUSE → CNI_ERR_SOCKET, bad fd, not a netns)', () => {
@@ -124,6 +144,22 @@ describe.skipIf(addonSkipReason !== undefined)(
           probe.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
         });
         expect(outside).toBe('ECONNREFUSED');
+
+        // A UDP socket bound inside the namespace (a DNS proxy's 15053) talks to one also made there.
+        const udp = dgram.createSocket('udp4');
+        const udpClient = dgram.createSocket('udp4');
+        try {
+          await bindDgramInNetns(udp, held, { port: 0, host: '127.0.0.1' });
+          await bindDgramInNetns(udpClient, held, { port: 0, host: '127.0.0.1' });
+          const udpPort = udp.address().port;
+          const got = new Promise<string>((resolve) => udp.once('message', (m) => resolve(m.toString())));
+          udpClient.send('ping', udpPort, '127.0.0.1');
+          expect(await got).toBe('ping');
+          expect(sh('ip', ['netns', 'exec', name, 'ss', '-Hlun'])).toContain(`127.0.0.1:${udpPort}`);
+        } finally {
+          udp.close();
+          udpClient.close();
+        }
 
         const file = openSync('/etc/hostname', 'r');
         fds.push(file);

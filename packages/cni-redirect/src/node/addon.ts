@@ -1,3 +1,4 @@
+import type dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -14,6 +15,7 @@ interface NativeAddon {
     backlog: number,
     ipv6Only: number,
   ): number;
+  udpInNetns(netnsPath: string | null, host: string, port: number, mark: number, ipv6Only: number): number;
   originalDestination(fd: number): OriginalDestination;
   setMark(fd: number, mark: number): void;
   getMark(fd: number): number;
@@ -252,6 +254,73 @@ export async function listenServerInNetns(
     server.once('error', reject);
     server.listen({ fd }, () => {
       server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Options of {@link bindUdpInNetns}. */
+export interface BindUdpInNetnsOptions {
+  readonly port: number;
+  /** IP literal to bind; default `::` (both families on Linux unless `ipv6Only`). */
+  readonly host?: string;
+  /** SO_MARK for what the socket sends (for example 0x539, so the pod's rules let it pass). */
+  readonly mark?: number;
+  /** For an IPv6 host: IPv6 only (default: the system default, dual stack on Linux). */
+  readonly ipv6Only?: boolean;
+}
+
+/**
+ * Creates a UDP socket inside a network namespace, bound to `host:port`,
+ * and returns its fd, for `dgramSocket.bind({ fd })` (a DNS proxy on 15053
+ * inside a pod, for example). `netnsPath` as for {@link connectSocketInNetns}.
+ *
+ * @throws {CniRedirectError} `CNI_ERR_ADDON_UNAVAILABLE`, `CNI_ERR_NETNS_NOT_FOUND`, `CNI_ERR_PERMISSION`, `CNI_ERR_SOCKET` (for example EADDRINUSE)
+ * @throws {RangeError} for an invalid port, host or mark
+ * @example
+ * ```ts
+ * const fd = bindUdpInNetns('/var/run/netns/pod1', { port: 15053, host: '0.0.0.0', mark: 0x539 });
+ * dgram.createSocket('udp4').bind({ fd });
+ * ```
+ */
+export function bindUdpInNetns(netnsPath: string | null, options: BindUdpInNetnsOptions): number {
+  const native = addon();
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+    throw new RangeError(`port must be an integer in 0..65535, got ${options.port}`);
+  }
+  const host = options.host ?? '::';
+  if (net.isIP(host) === 0)
+    throw new RangeError(`host must be an IP address literal, got ${JSON.stringify(host)}`);
+  const mark = checkMark(options.mark);
+  try {
+    return native.udpInNetns(
+      netnsPath,
+      host,
+      options.port,
+      mark,
+      options.ipv6Only === undefined ? -1 : options.ipv6Only ? 1 : 0,
+    );
+  } catch (cause) {
+    throw nativeError(cause, netnsPath);
+  }
+}
+
+/**
+ * Convenience over {@link bindUdpInNetns}: binds `socket` (created with the
+ * matching `udp4`/`udp6` type) to a UDP socket made inside the namespace,
+ * resolving once it listens.
+ * @throws {CniRedirectError} as {@link bindUdpInNetns}
+ */
+export async function bindDgramInNetns(
+  socket: dgram.Socket,
+  netnsPath: string | null,
+  options: BindUdpInNetnsOptions,
+): Promise<void> {
+  const fd = bindUdpInNetns(netnsPath, options);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ fd }, () => {
+      socket.off('error', reject);
       resolve();
     });
   });

@@ -5,6 +5,8 @@
  * @packageDocumentation
  */
 export {
+  bindDgramInNetns,
+  bindUdpInNetns,
   connectSocketInNetns,
   createSocketInNetns,
   getMark,
@@ -14,7 +16,12 @@ export {
   originalDestination,
   setMark,
 } from './addon.js';
-export type { ConnectSocketInNetnsOptions, ListenInNetnsOptions, OriginalDestination } from './addon.js';
+export type {
+  BindUdpInNetnsOptions,
+  ConnectSocketInNetnsOptions,
+  ListenInNetnsOptions,
+  OriginalDestination,
+} from './addon.js';
 export { applyPodRules, inspectPodRules, removePodRules } from './nft.js';
 export type { NftOptions, PodRulesState } from './nft.js';
 export { requestNodeAgent, runCniPlugin } from './cni-plugin.js';
