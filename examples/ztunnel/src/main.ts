@@ -19,6 +19,8 @@ const { values } = parseArgs({
     'ready-port': { type: 'string', default: '15021' },
     socks5: { type: 'string' },
     'cni-socket': { type: 'string', default: '/var/run/amesh/cni.sock' },
+    'dns-proxy': { type: 'boolean', default: false },
+    'dns-upstream': { type: 'string', multiple: true },
     help: { type: 'boolean', default: false },
   },
 });
@@ -26,7 +28,8 @@ const { values } = parseArgs({
 if (values.help || !values.node || !values.token || (values.mode !== 'local' && values.mode !== 'netns')) {
   console.error(`usage: amesh-ztunnel --node NAME --token TOKEN [--mode local|netns] [--xds HOST:PORT] [--ca HOST:PORT] [--control-plane-roots ROOTS.pem (TLS)]
   [--admin-host IP] [--admin-port 15000] [--metrics-port 15020] [--ready-port 15021]
-  [--socks5 HOST:PORT] (local mode) [--cni-socket PATH] (netns mode) [--trust-domain cluster.local]`);
+  [--socks5 HOST:PORT] (local mode) [--cni-socket PATH] (netns mode) [--trust-domain cluster.local]
+  [--dns-proxy [--dns-upstream IP[:PORT]]...] (netns mode: DNS proxy on 15053 in each pod; upstreams default to /etc/resolv.conf)`);
   process.exit(values.help ? 0 : 2);
 }
 
@@ -48,6 +51,8 @@ const running = await startZtunnel({
   readyPort: Number(values['ready-port']),
   ...(socks5 ? { socks5 } : {}),
   ...(values.mode === 'netns' ? { cniSocket: values['cni-socket'] } : {}),
+  dnsProxy: values['dns-proxy'],
+  ...(values['dns-upstream'] ? { dnsUpstreams: values['dns-upstream'] } : {}),
 });
 
 let stopping = false;

@@ -17,7 +17,8 @@ import { XdsClient } from '@amesh/xds-client/node';
 import type { Address, Authorization } from '@amesh/xds-types';
 import { structFromJson, TypeUrl } from '@amesh/xds-types';
 import { serveRoutes } from './admin.js';
-import { NetnsPodNetwork } from './netns-network.js';
+import { DnsNameTable, dnsUpstreams, startPodDnsProxy, syncDnsTable } from './dns.js';
+import { NetnsPodNetwork, ZTUNNEL_MARK } from './netns-network.js';
 
 /** How a ztunnel is run (the CLI flags in `main.ts`). */
 export interface ZtunnelConfig {
@@ -48,6 +49,14 @@ export interface ZtunnelConfig {
   readonly socks5?: { readonly host: string; readonly port: number };
   /** Netns mode: the node agent's unix socket. */
   readonly cniSocket?: string;
+  /**
+   * Netns mode: serve the DNS proxy on 15053 (UDP and TCP) inside each pod,
+   * answering the mesh's service hostnames and forwarding other names (run
+   * the node agent with DNS capture so the pods' DNS is redirected to it).
+   */
+  readonly dnsProxy?: boolean;
+  /** Upstream resolvers of the DNS proxy (`ip[:port]`); default the nameservers of `/etc/resolv.conf`. */
+  readonly dnsUpstreams?: readonly string[];
   readonly log?: (line: string) => void;
 }
 
@@ -133,6 +142,37 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
   });
   xds.start();
 
+  // --- DNS proxy (netns mode) ---------------------------------------------------------------
+  const dns =
+    config.mode === 'netns' && config.dnsProxy
+      ? { table: new DnsNameTable(), upstreams: dnsUpstreams(config.dnsUpstreams) }
+      : undefined;
+  const stopDnsSync = dns ? syncDnsTable(store, dns.table) : undefined;
+  /** Each served pod's DNS proxy and the namespace path its sockets live in. */
+  const dnsProxies = new Map<
+    string,
+    { netns: string; proxy: Awaited<ReturnType<typeof startPodDnsProxy>> }
+  >();
+  const serveDns = async (pod: LocalPod): Promise<void> => {
+    if (!dns || !pod.netns || dnsProxies.get(pod.uid)?.netns === pod.netns) return;
+    await stopDns(pod.uid);
+    const proxy = await startPodDnsProxy({
+      netns: pod.netns,
+      table: dns.table,
+      upstreams: dns.upstreams,
+      namespace: () => store.workload(pod.uid)?.namespace,
+      mark: ZTUNNEL_MARK,
+      log,
+      uid: pod.uid,
+    });
+    dnsProxies.set(pod.uid, { netns: pod.netns, proxy });
+  };
+  const stopDns = async (uid: string): Promise<void> => {
+    const running = dnsProxies.get(uid);
+    dnsProxies.delete(uid);
+    await running?.proxy.close();
+  };
+
   // --- pods ---------------------------------------------------------------------------------
   const served = new Map<string, LocalPod>();
   const pending = new Map<string, Promise<void>>();
@@ -140,6 +180,7 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
     const previous = pending.get(pod.uid) ?? Promise.resolve();
     const next = previous.then(async () => {
       await ztunnel.addPod(pod);
+      await serveDns(pod);
       served.set(pod.uid, pod);
       log(
         `serving pod ${pod.uid} (${pod.ips.join(', ') || 'no IP yet'})${pod.netns ? ` in ${pod.netns}` : ''}`,
@@ -153,6 +194,7 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
   };
   const unserve = async (uid: string): Promise<void> => {
     if (!served.delete(uid)) return;
+    await stopDns(uid);
     await ztunnel.removePod(uid);
     log(`stopped serving pod ${uid}`);
   };
@@ -295,6 +337,8 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
       for (const s of servers) s.close();
       await agent?.close();
       await ztunnel.close(drainMs);
+      stopDnsSync?.();
+      await Promise.all([...dnsProxies.keys()].map((uid) => stopDns(uid)));
       agent?.releasePods();
       xds.close();
       caClient.close();

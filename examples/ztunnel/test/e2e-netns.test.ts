@@ -1,6 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import type net from 'node:net';
+import { bindDgramInNetns } from '@amesh/cni-redirect/node';
+import { DnsRcode, encodeDnsMessage, parseDnsMessage } from '@amesh/dns-proxy';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   e2eSkipReason,
@@ -108,6 +111,8 @@ describe.skipIf(skipReason !== undefined)(
     let rootTablesBefore: string[] = [];
     let rootLinksBefore: string[] = [];
     let destroyed = false;
+    /** The resolver outside the mesh (in node1's namespace) the ztunnels forward other names to. */
+    let upstream: dgram.Socket | undefined;
 
     beforeAll(async () => {
       removeLeftovers();
@@ -143,6 +148,8 @@ describe.skipIf(skipReason !== undefined)(
       );
       // The pods are scheduled (known to the config, no IP yet) before their sandboxes exist.
       mesh.writeConfig();
+      upstream = await startUpstream(n1.netnsPath, n1.linkIp);
+      mesh.dnsUpstream = `${n1.linkIp}:${upstream.address().port}`;
       await mesh.startControlPlane();
       await Promise.all(mesh.nodes.map((n) => mesh.startNodeAgent(n)));
       await Promise.all(mesh.nodes.map((n) => mesh.startZtunnel(n)));
@@ -194,6 +201,7 @@ describe.skipIf(skipReason !== undefined)(
     });
 
     afterAll(async () => {
+      upstream?.close();
       if (mesh && !destroyed) {
         const problems = await mesh.destroy();
         if (problems.length > 0) console.warn(`cleanup problems:\n${problems.join('\n')}`);
@@ -270,6 +278,22 @@ describe.skipIf(skipReason !== undefined)(
       const banner = await readUntil(socket, (got) => got.includes('\n'));
       expect(banner).toBe(BANNER);
       socket.destroy();
+    });
+
+    it('DNS: a pod resolves mesh names through its ztunnel’s proxy (a c-ares client in the pod), reaches the VIP, and other names go upstream', async () => {
+      // Any server address off the pod's loopback: the pod's rules redirect UDP 53 to ztunnel's 15053.
+      const server = mesh.vip(53);
+      expect(await resolve4In(client.netnsPath, server, 'far.shop.svc.cluster.local')).toEqual([
+        mesh.vip(20),
+      ]);
+      expect(await resolve4In(client.netnsPath, server, 'near.shop')).toEqual([mesh.vip(10)]);
+      expect(await resolve4In(client.netnsPath, server, 'outside.example')).toEqual(['192.0.2.7']);
+      expect(await resolve4In(client.netnsPath, server, 'nowhere.example')).toEqual({ error: 'ENOTFOUND' });
+      const [vip] = (await resolve4In(client.netnsPath, server, 'far.shop.svc.cluster.local')) as string[];
+      const socket = mesh.connectFrom(client, vip!, 80);
+      expect(await roundTrip(socket, 'found by name')).toBe('FOUND BY NAME');
+      socket.end();
+      await closed(socket);
     });
 
     it('a DENY policy written to the config directory cuts the open connection and refuses new ones', async () => {
@@ -486,6 +510,49 @@ spec: { mtls: { mode: PERMISSIVE } }
 );
 
 /** Bytes node2 received on its veth end (the only way between the nodes). */
+/**
+ * `resolve4` by Node's c-ares resolver run inside a pod's namespace (the
+ * client a pod would use), against `server` on port 53: the addresses, or
+ * `{ error: code }`.
+ */
+function resolve4In(netnsPath: string, server: string, name: string): Promise<string[] | { error: string }> {
+  const script = `const { Resolver } = require('node:dns').promises;
+    const r = new Resolver({ timeout: 4000, tries: 1 });
+    r.setServers([process.argv[1]]);
+    r.resolve4(process.argv[2]).then((a) => console.log(JSON.stringify(a.sort())), (e) => console.log(JSON.stringify({ error: e.code })));`;
+  return new Promise((resolve, reject) => {
+    execFile(
+      'nsenter',
+      [`--net=${netnsPath}`, process.execPath, '-e', script, server, name],
+      { timeout: 15_000 },
+      (error, stdout) =>
+        error ? reject(error) : resolve(JSON.parse(stdout) as string[] | { error: string }),
+    );
+  });
+}
+
+/** A resolver for names outside the mesh: `outside.example` is 192.0.2.7, anything else NXDOMAIN. */
+async function startUpstream(netnsPath: string, host: string): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  await bindDgramInNetns(socket, netnsPath, { port: 0, host });
+  socket.on('message', (bytes, from) => {
+    const query = parseDnsMessage(bytes);
+    const question = query.questions[0];
+    const known = question?.name.toLowerCase() === 'outside.example';
+    const answers =
+      known && question?.type === 1
+        ? [{ kind: 'A' as const, name: question.name, class: 1, ttl: 60, address: '192.0.2.7' }]
+        : [];
+    const flags = { ...query.flags, qr: true, ra: true, rcode: known ? 0 : DnsRcode.NXDOMAIN };
+    socket.send(
+      encodeDnsMessage({ ...query, flags, answers, authorities: [], additionals: [] }),
+      from.port,
+      from.address,
+    );
+  });
+  return socket;
+}
+
 function vethRxBytes(node: MeshNode): number {
   const json = JSON.parse(sh('ip', ['-n', node.netns, '-s', '-j', 'link', 'show', node.veth])) as {
     stats64: { rx: { bytes: number } };

@@ -251,6 +251,8 @@ export class Mesh {
   readonly services: MeshService[] = [];
   readonly namespaces = new Map<string, Record<string, string>>();
   controlPlane?: NodeProcess;
+  /** Upstream resolver (`ip:port`) the ztunnels' DNS proxies forward names outside the mesh to. */
+  dnsUpstream?: string;
   readonly #netns: string[] = [];
   readonly #servers: net.Server[] = [];
   /** Logical config file name → the generation file that holds it now. */
@@ -457,6 +459,8 @@ spec: { selector: ${JSON.stringify(svc.selector)}, clusterIP: ${svc.vip}, ports:
       '--token',
       node.token,
       '--uninstall-on-exit',
+      // Pods' DNS (UDP 53 not on lo, TCP 53) is redirected to ztunnel's proxy on 15053.
+      '--dns-capture',
     ]);
     await node.agent.waitForLine(/node agent for \S+ started/);
   }
@@ -477,6 +481,8 @@ spec: { selector: ${JSON.stringify(svc.selector)}, clusterIP: ${svc.vip}, ports:
       node.linkIp,
       '--cni-socket',
       node.zdsSocket,
+      '--dns-proxy',
+      ...(this.dnsUpstream ? ['--dns-upstream', this.dnsUpstream] : []),
     ]);
     await node.ztunnel.waitForLine(/ztunnel for \S+ started/);
   }
