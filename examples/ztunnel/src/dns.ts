@@ -1,9 +1,10 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { bindUdpInNetns, listenInNetns } from '@amesh/cni-redirect/node';
-import { type DnsNameEntry, DnsNameTable, readResolvConf } from '@amesh/dns-proxy';
-import { DnsProxy } from '@amesh/dns-proxy/node';
+import { type DnsNameEntry, DnsNameTable, DnsType, readResolvConf } from '@amesh/dns-proxy';
+import { DnsProxy, type DnsQueryEvent } from '@amesh/dns-proxy/node';
+import { type IstioDnsMetrics, UNKNOWN } from '@amesh/telemetry';
 import { formatIp, type WorkloadStore } from '@amesh/workload-state';
-import type { Service } from '@amesh/xds-types';
+import type { Service, Workload } from '@amesh/xds-types';
 
 /** ztunnel's DNS proxy port inside each pod (the pod's rules redirect DNS there when capture is on). */
 export const DNS_PROXY_PORT = 15053;
@@ -69,7 +70,9 @@ export async function startPodDnsProxy(options: {
   readonly netns: string;
   readonly table: DnsNameTable;
   readonly upstreams: readonly string[];
-  readonly namespace: () => string | undefined;
+  /** The pod's workload as xDS has it now (its namespace for bare names, its canonical labels for metrics). */
+  readonly workload: () => Workload | undefined;
+  readonly metrics: IstioDnsMetrics;
   readonly mark: number;
   readonly log: (line: string) => void;
   readonly uid: string;
@@ -109,11 +112,37 @@ async function listenOn(
   const proxy = new DnsProxy({
     table: options.table,
     upstreams: options.upstreams,
-    clientNamespace: () => options.namespace(),
+    clientNamespace: () => options.workload()?.namespace,
     log: (event) => options.log(`dns ${options.uid}: ${event.event}: ${event.message}`),
+    onQuery: (event) => recordDnsQuery(options.metrics, event, options.workload()),
   });
   await proxy.listen({ udpFd, udpFdType: host === '::1' ? 'udp6' : 'udp4', tcpFd });
   return proxy;
+}
+
+/** Lower-case names of the query types, as ztunnel labels them (`a`, `aaaa`, ...). */
+const QUERY_TYPE_NAMES = new Map<number, string>(
+  Object.entries(DnsType).map(([name, value]) => [value, name.toLowerCase()]),
+);
+
+/** Records one query in Istio's DNS families, labelled as ztunnel labels them. */
+export function recordDnsQuery(
+  metrics: IstioDnsMetrics,
+  event: DnsQueryEvent,
+  source: Workload | undefined,
+): void {
+  const labels = {
+    request_query_type: QUERY_TYPE_NAMES.get(event.type) ?? `type${event.type}`,
+    request_protocol: event.remote.transport,
+    source_canonical_service: source?.canonicalName || UNKNOWN,
+    source_canonical_revision: source?.canonicalRevision || UNKNOWN,
+  };
+  metrics.requests.inc(labels);
+  if (event.upstreamMs !== undefined) {
+    metrics.upstreamRequests.inc(labels);
+    metrics.upstreamDuration.observe(labels, event.upstreamMs / 1000);
+  }
+  if (event.outcome === 'failed') metrics.upstreamFailures.inc(labels);
 }
 
 export { DnsNameTable };

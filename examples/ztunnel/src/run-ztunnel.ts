@@ -5,6 +5,7 @@ import { ZtunnelAgentClient } from '@amesh/cni-redirect/node';
 import { type LocalPod, LoopbackPodNetwork, Ztunnel } from '@amesh/l4-proxy/node';
 import { CertificateManager, parseSpiffeId } from '@amesh/mtls-identity';
 import { CaGrpcClient, nodeEcdsaP256, spiffeServerIdentityCheck } from '@amesh/mtls-identity/node';
+import { createIstioDnsMetrics } from '@amesh/telemetry';
 import { metricsRequestListener } from '@amesh/telemetry/node';
 import { formatIp, WorkloadStore } from '@amesh/workload-state';
 import {
@@ -145,7 +146,11 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
   // --- DNS proxy (netns mode) ---------------------------------------------------------------
   const dns =
     config.mode === 'netns' && config.dnsProxy
-      ? { table: new DnsNameTable(), upstreams: dnsUpstreams(config.dnsUpstreams) }
+      ? {
+          table: new DnsNameTable(),
+          upstreams: dnsUpstreams(config.dnsUpstreams),
+          metrics: createIstioDnsMetrics(ztunnel.metrics),
+        }
       : undefined;
   const stopDnsSync = dns ? syncDnsTable(store, dns.table) : undefined;
   /** Each served pod's DNS proxy and the namespace path its sockets live in. */
@@ -160,7 +165,8 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
       netns: pod.netns,
       table: dns.table,
       upstreams: dns.upstreams,
-      namespace: () => store.workload(pod.uid)?.namespace,
+      workload: () => store.workload(pod.uid),
+      metrics: dns.metrics,
       mark: ZTUNNEL_MARK,
       log,
       uid: pod.uid,

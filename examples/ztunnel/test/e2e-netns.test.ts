@@ -294,6 +294,20 @@ describe.skipIf(skipReason !== undefined)(
       expect(await roundTrip(socket, 'found by name')).toBe('FOUND BY NAME');
       socket.end();
       await closed(socket);
+
+      // Istio's DNS families on node1's 15020, labelled with the asking workload; promtool accepts them.
+      const res = await mesh.httpGet(n1.netnsPath, n1.linkIp, 15020, '/metrics');
+      const count = (name: string): number =>
+        res.body
+          .split('\n')
+          .filter((l) => l.startsWith(`${name}{request_query_type="a",request_protocol="udp"`))
+          .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+      expect(count('istio_dns_requests_total')).toBe(5);
+      expect(count('istio_dns_upstream_requests_total')).toBe(2);
+      expect(count('istio_dns_upstream_failures_total')).toBe(0);
+      expect(res.body).toMatch(/^istio_dns_requests_total\{.*source_canonical_service="client"/m);
+      const promtool = spawnSync('promtool', ['check', 'metrics'], { input: res.body, encoding: 'utf8' });
+      if (!promtool.error) expect(`${promtool.status} ${promtool.stdout}${promtool.stderr}`).toBe('0 ');
     });
 
     it('a DENY policy written to the config directory cuts the open connection and refuses new ones', async () => {

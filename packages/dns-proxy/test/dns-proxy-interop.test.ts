@@ -17,7 +17,7 @@ import {
   frameDnsTcpMessage,
   parseDnsMessage,
 } from '../src/index.js';
-import type { DnsProxyLogEvent, DnsProxyOptions } from '../src/node/index.js';
+import type { DnsProxyLogEvent, DnsProxyOptions, DnsQueryEvent } from '../src/node/index.js';
 import { DnsProxy } from '../src/node/index.js';
 import type { FakeUpstream } from './fake-upstream.js';
 import { startFakeUpstream } from './fake-upstream.js';
@@ -119,6 +119,22 @@ describe('DnsProxy with c-ares (node:dns Resolver) over UDP', () => {
       'upstream.example',
     ]);
     expect(proxy.metrics).toMatchObject({ forwarded: 2, failed: 0 });
+  });
+
+  it('reports each query to onQuery: answered, forwarded with its upstream time, failed', async () => {
+    const events: DnsQueryEvent[] = [];
+    const { resolver } = await setup({ upstreamTimeoutMs: 300, onQuery: (e) => events.push(e) });
+    await resolver.resolve4('echo.demo.svc.cluster.local');
+    await resolver.resolve6('upstream.example');
+    await expect(resolver.resolve4('silent.example')).rejects.toMatchObject({ code: 'ESERVFAIL' });
+    expect(events.map((e) => [e.type, e.outcome, e.remote.transport])).toEqual([
+      [DnsType.A, 'answered', 'udp'],
+      [DnsType.AAAA, 'forwarded', 'udp'],
+      [DnsType.A, 'failed', 'udp'],
+    ]);
+    expect(events[0]?.upstreamMs).toBeUndefined();
+    expect(events[1]?.upstreamMs).toBeGreaterThanOrEqual(0);
+    expect(events[2]?.upstreamMs).toBeGreaterThanOrEqual(300);
   });
 
   it('passes NXDOMAIN from the upstream through', async () => {

@@ -8,8 +8,11 @@ export type { ConnectionLogFields } from './connection-log.js';
 export { TelemetryError } from './errors.js';
 export type { TelemetryErrorCode } from './errors.js';
 export {
+  createIstioDnsMetrics,
   createIstioHttpMetrics,
   createIstioTcpMetrics,
+  ISTIO_DNS_DURATION_BUCKETS_S,
+  ISTIO_DNS_LABELS,
   ISTIO_DURATION_BUCKETS_MS,
   ISTIO_HTTP_LABELS,
   ISTIO_PEER_LABELS,
@@ -18,6 +21,13 @@ export {
   istioTcpLabels,
   UNKNOWN,
 } from './istio.js';
-export type { IstioHttpLabel, IstioHttpMetrics, IstioPeerLabel, IstioTcpMetrics } from './istio.js';
+export type {
+  IstioDnsLabel,
+  IstioDnsMetrics,
+  IstioHttpLabel,
+  IstioHttpMetrics,
+  IstioPeerLabel,
+  IstioTcpMetrics,
+} from './istio.js';
 export { MetricsRegistry } from './registry.js';
 export type { Counter, Gauge, Histogram, HistogramDefinition, Labels, MetricDefinition } from './registry.js';

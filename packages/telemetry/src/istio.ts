@@ -152,3 +152,57 @@ export function createIstioHttpMetrics(registry: MetricsRegistry): IstioHttpMetr
     }),
   };
 }
+
+/** Labels of ztunnel's DNS metrics: the query type and transport (lower case), and the asking workload. */
+export const ISTIO_DNS_LABELS = [
+  'request_query_type',
+  'request_protocol',
+  'source_canonical_service',
+  'source_canonical_revision',
+] as const;
+
+/** One label of {@link ISTIO_DNS_LABELS}. */
+export type IstioDnsLabel = (typeof ISTIO_DNS_LABELS)[number];
+
+/** ztunnel's DNS proxy metrics, as {@link createIstioDnsMetrics} registers them. */
+export interface IstioDnsMetrics {
+  readonly requests: Counter<IstioDnsLabel>;
+  readonly upstreamRequests: Counter<IstioDnsLabel>;
+  readonly upstreamFailures: Counter<IstioDnsLabel>;
+  readonly upstreamDuration: Histogram<IstioDnsLabel>;
+}
+
+/** ztunnel's buckets for the upstream DNS duration, in seconds. */
+export const ISTIO_DNS_DURATION_BUCKETS_S: readonly number[] = [0.001, 0.005, 0.01, 0.1, 1, 5];
+
+/**
+ * Registers ztunnel's DNS proxy metrics (`istio_dns_requests_total`,
+ * `istio_dns_upstream_requests_total`, `istio_dns_upstream_failures_total`,
+ * `istio_dns_upstream_request_duration_seconds`), which ztunnel marks unstable.
+ */
+export function createIstioDnsMetrics(registry: MetricsRegistry): IstioDnsMetrics {
+  const labels = ISTIO_DNS_LABELS;
+  return {
+    requests: registry.counter({
+      name: 'istio_dns_requests_total',
+      help: 'Total number of DNS requests (unstable)',
+      labels,
+    }),
+    upstreamRequests: registry.counter({
+      name: 'istio_dns_upstream_requests_total',
+      help: 'Total number of DNS requests forwarded to upstream (unstable)',
+      labels,
+    }),
+    upstreamFailures: registry.counter({
+      name: 'istio_dns_upstream_failures_total',
+      help: 'Total number of DNS requests that failed to forward upstream (unstable)',
+      labels,
+    }),
+    upstreamDuration: registry.histogram({
+      name: 'istio_dns_upstream_request_duration_seconds',
+      help: 'Total time in seconds Istio takes to get DNS response from upstream (unstable)',
+      labels,
+      buckets: ISTIO_DNS_DURATION_BUCKETS_S,
+    }),
+  };
+}

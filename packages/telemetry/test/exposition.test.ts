@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
+  createIstioDnsMetrics,
   createIstioHttpMetrics,
   createIstioTcpMetrics,
   istioHttpLabels,
@@ -93,6 +94,25 @@ describe('Prometheus text exposition', () => {
   it.skipIf(!hasPromtool)('promtool really rejects a broken exposition (the check can fail)', () => {
     expect(promtoolCheck('# TYPE x counter\nx{a="b} 1\n').status).toBe(1);
     expect(execFileSync('promtool', ['--version'], { encoding: 'utf8' })).toMatch(/promtool/);
+  });
+
+  it.skipIf(!hasPromtool)('ztunnel DNS metrics pass `promtool check metrics` cleanly', () => {
+    const registry = new MetricsRegistry();
+    const dns = createIstioDnsMetrics(registry);
+    const labels = {
+      request_query_type: 'a',
+      request_protocol: 'udp',
+      source_canonical_service: 'sleep',
+      source_canonical_revision: 'latest',
+    };
+    dns.requests.inc(labels);
+    dns.upstreamRequests.inc(labels);
+    dns.upstreamFailures.inc(labels);
+    dns.upstreamDuration.observe(labels, 0.004);
+    const text = registry.render();
+    expect(text).toMatch(/^istio_dns_upstream_request_duration_seconds_bucket\{.*le="0\.005"\} 1$/m);
+    expect(text).toContain('# TYPE istio_dns_requests_total counter\n');
+    expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
   });
 
   it('renders an empty registry as an empty exposition', () => {

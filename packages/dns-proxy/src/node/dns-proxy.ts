@@ -24,6 +24,21 @@ export interface DnsRemote {
   readonly transport: 'udp' | 'tcp';
 }
 
+/** One handled query, as {@link DnsProxyOptions.onQuery} reports it. */
+export interface DnsQueryEvent {
+  readonly remote: DnsRemote;
+  /** The question's type (a {@link DnsType} number). */
+  readonly type: number;
+  /**
+   * `answered` from the table (or refused with FORMERR/NOTIMP/BADVERS),
+   * `forwarded` and answered upstream, `failed`: forwarding was needed and
+   * no upstream answered (or there was no capacity), SERVFAIL was sent.
+   */
+  readonly outcome: 'answered' | 'forwarded' | 'failed';
+  /** Milliseconds spent on the upstream exchange; absent when none was tried. */
+  readonly upstreamMs?: number;
+}
+
 /** A log event of the proxy; `event` says what happened. */
 export interface DnsProxyLogEvent {
   readonly event: 'malformed' | 'upstream-failed' | 'overloaded' | 'socket-error' | 'encode-failed';
@@ -74,6 +89,8 @@ export interface DnsProxyOptions {
   readonly connectUpstreamTcp?: (upstream: DnsUpstream) => net.Socket;
   /** Receives log events (malformed input, upstream failures); default: none. */
   readonly log?: (event: DnsProxyLogEvent) => void;
+  /** Called once per well-formed query with how it was handled (for metrics such as Istio's DNS families). */
+  readonly onQuery?: (event: DnsQueryEvent) => void;
 }
 
 /**
@@ -137,6 +154,7 @@ export class DnsProxy {
   readonly #maxForwards: number;
   readonly #maxTcp: number;
   readonly #log: (event: DnsProxyLogEvent) => void;
+  readonly #onQuery: ((event: DnsQueryEvent) => void) | undefined;
   readonly #createUdp: (upstream: DnsUpstream) => dgram.Socket;
   readonly #connectTcp: (upstream: DnsUpstream) => net.Socket;
   readonly #metrics: MutableMetrics = { queries: 0, answered: 0, forwarded: 0, failed: 0, malformed: 0 };
@@ -160,6 +178,7 @@ export class DnsProxy {
     this.#maxForwards = positive(options.maxConcurrentForwards ?? 1024, 'maxConcurrentForwards');
     this.#maxTcp = positive(options.maxTcpConnections ?? 256, 'maxTcpConnections');
     this.#log = options.log ?? (() => {});
+    this.#onQuery = options.onQuery;
     this.#createUdp =
       options.createUpstreamUdpSocket ??
       ((upstream) => dgram.createSocket(upstream.family === 4 ? 'udp4' : 'udp6'));
@@ -297,22 +316,28 @@ export class DnsProxy {
         return encodeDnsMessage(decision.response);
       case 'answer':
         this.#metrics.answered++;
+        this.#report(remote, decision.query, 'answered');
         return encodeDnsMessageWithin(decision.response, limit(decision.query));
       case 'forward': {
         const query = decision.query;
         if (this.#inFlight >= this.#maxForwards || this.#upstreams.length === 0) {
           this.#metrics.failed++;
           this.#log({ event: 'overloaded', message: 'no upstream capacity, answered SERVFAIL', remote });
+          this.#report(remote, query, 'failed');
           return encodeDnsMessage(dnsErrorResponse(query, DnsRcode.SERVFAIL));
         }
         this.#metrics.forwarded++;
         this.#inFlight++;
+        const started = performance.now();
         try {
           const reply = await this.#forward(bytes, query, remote.transport);
+          const upstreamMs = performance.now() - started;
           if (reply === undefined) {
             this.#metrics.failed++;
+            this.#report(remote, query, 'failed', upstreamMs);
             return encodeDnsMessage(dnsErrorResponse(query, DnsRcode.SERVFAIL));
           }
+          this.#report(remote, query, 'forwarded', upstreamMs);
           reply[0] = query.id >> 8;
           reply[1] = query.id & 0xff;
           if (reply.length > limit(query)) {
@@ -328,6 +353,22 @@ export class DnsProxy {
           this.#inFlight--;
         }
       }
+    }
+  }
+
+  #report(
+    remote: DnsRemote,
+    query: DnsMessage,
+    outcome: DnsQueryEvent['outcome'],
+    upstreamMs?: number,
+  ): void {
+    const onQuery = this.#onQuery;
+    const question = query.questions[0];
+    if (onQuery === undefined || question === undefined) return;
+    try {
+      onQuery({ remote, type: question.type, outcome, ...(upstreamMs === undefined ? {} : { upstreamMs }) });
+    } catch (error) {
+      this.#log({ event: 'socket-error', message: 'onQuery threw', remote, error });
     }
   }
 

@@ -7,6 +7,7 @@ export type {
   DnsProxyAddresses,
   DnsProxyListenOptions,
   DnsProxyLogEvent,
+  DnsQueryEvent,
   DnsProxyMetrics,
   DnsProxyOptions,
   DnsRemote,
