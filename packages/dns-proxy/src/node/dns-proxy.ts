@@ -451,37 +451,22 @@ export class DnsProxy {
     query: DnsMessage,
     upstream: DnsUpstream,
   ): Promise<Buffer | undefined> {
-    return new Promise((resolve) => {
-      let socket: dgram.Socket;
-      try {
-        socket = this.#createUdp(upstream);
-      } catch (error) {
-        this.#log({ event: 'upstream-failed', message: 'could not create an upstream UDP socket', error });
-        resolve(undefined);
-        return;
-      }
-      const handle = { close: () => finish(undefined) };
-      let done = false;
-      const finish = (reply: Buffer | undefined) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.#upstreamSockets.delete(handle);
-        socket.close();
-        resolve(reply);
-      };
-      const timer = setTimeout(() => finish(undefined), this.#udpTimeout);
-      this.#upstreamSockets.add(handle);
-      socket.on('error', () => finish(undefined));
-      socket.on('message', (msg, rinfo) => {
-        // RFC 5452 §4: accept only a reply from the server asked, with our id and question.
-        if (rinfo.port !== upstream.port || normalizeAddress(rinfo.address) !== upstream.address) return;
-        if (matchesQuery(msg, id, query)) finish(msg);
-      });
-      socket.send(out, upstream.port, upstream.address, (error) => {
-        if (error) finish(undefined);
-      });
-    });
+    return this.#exchange(
+      'could not create an upstream UDP socket',
+      () => this.#createUdp(upstream),
+      (socket) => socket.close(),
+      this.#udpTimeout,
+      (socket, finish) => {
+        socket.on('message', (msg, rinfo) => {
+          // RFC 5452 §4: accept only a reply from the server asked, with our id and question.
+          if (rinfo.port !== upstream.port || normalizeAddress(rinfo.address) !== upstream.address) return;
+          if (matchesQuery(msg, id, query)) finish(msg);
+        });
+        socket.send(out, upstream.port, upstream.address, (error) => {
+          if (error) finish(undefined);
+        });
+      },
+    );
   }
 
   /** One TCP exchange on a fresh connection (RFC 7766). */
@@ -491,37 +476,61 @@ export class DnsProxy {
     query: DnsMessage,
     upstream: DnsUpstream,
   ): Promise<Buffer | undefined> {
+    const decoder = new DnsTcpFrameDecoder();
+    return this.#exchange(
+      'could not connect to an upstream over TCP',
+      () => this.#connectTcp(upstream),
+      (socket) => socket.destroy(),
+      this.#tcpTimeout,
+      (socket, finish) => {
+        socket.on('close', () => finish(undefined));
+        // Written at once: a socket still connecting buffers it, one from connectUpstreamTcp may be connected.
+        socket.write(frameDnsTcpMessage(out));
+        socket.on('data', (chunk: Buffer) => {
+          for (const message of decoder.push(chunk)) {
+            if (matchesQuery(message, id, query)) return finish(Buffer.from(message));
+          }
+        });
+      },
+    );
+  }
+
+  /**
+   * One upstream exchange on a socket `open` makes: `exchange` sends the
+   * query and calls `finish` with a matching reply. A timeout, a socket
+   * error or {@link DnsProxy.close} finish it with undefined; the socket is
+   * disposed of either way.
+   */
+  #exchange<S extends dgram.Socket | net.Socket>(
+    openFailed: string,
+    open: () => S,
+    dispose: (socket: S) => void,
+    timeoutMs: number,
+    exchange: (socket: S, finish: (reply: Buffer | undefined) => void) => void,
+  ): Promise<Buffer | undefined> {
     return new Promise((resolve) => {
-      let socket: net.Socket;
+      let socket: S;
       try {
-        socket = this.#connectTcp(upstream);
+        socket = open();
       } catch (error) {
-        this.#log({ event: 'upstream-failed', message: 'could not connect to an upstream over TCP', error });
+        this.#log({ event: 'upstream-failed', message: openFailed, error });
         resolve(undefined);
         return;
       }
       const handle = { close: () => finish(undefined) };
-      const decoder = new DnsTcpFrameDecoder();
       let done = false;
-      const finish = (reply: Buffer | undefined) => {
+      const finish = (reply: Buffer | undefined): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         this.#upstreamSockets.delete(handle);
-        socket.destroy();
+        dispose(socket);
         resolve(reply);
       };
-      const timer = setTimeout(() => finish(undefined), this.#tcpTimeout);
+      const timer = setTimeout(() => finish(undefined), timeoutMs);
       this.#upstreamSockets.add(handle);
       socket.on('error', () => finish(undefined));
-      socket.on('close', () => finish(undefined));
-      // Written at once: a socket still connecting buffers it, one from connectUpstreamTcp may be connected.
-      socket.write(frameDnsTcpMessage(out));
-      socket.on('data', (chunk: Buffer) => {
-        for (const message of decoder.push(chunk)) {
-          if (matchesQuery(message, id, query)) return finish(Buffer.from(message));
-        }
-      });
+      exchange(socket, finish);
     });
   }
 }
