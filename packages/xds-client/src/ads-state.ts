@@ -124,8 +124,6 @@ interface TypeState {
 /** Google RPC code INVALID_ARGUMENT, used in NACK error details. */
 const INVALID_ARGUMENT = 3;
 
-const EVENT_LOG = Symbol('amesh.xds-client.event-log');
-
 /**
  * The events of one response as they are collected: the changed resources
  * as two parallel lists, then any other event (removals, the NACK) in order.
@@ -163,24 +161,32 @@ export class EventLog {
 
   /** The outcome of the response: `events` is built from this log when first read. */
   outcome(requests: readonly OutgoingRequest[]): ResponseOutcome {
-    const log = this;
-    let events: AdsEvent[] | undefined;
-    const outcome = {
-      requests,
-      get events(): readonly AdsEvent[] {
-        if (events === undefined) {
-          events = [];
-          const { typeUrl, names, values } = log;
-          for (let i = 0; i < names.length; i++) {
-            events.push({ kind: 'changed', typeUrl, name: names[i]!, value: values[i] });
-          }
-          for (const event of log.rest) events.push(event);
-        }
-        return events;
-      },
-    };
-    Object.defineProperty(outcome, EVENT_LOG, { value: this });
-    return outcome;
+    return new LoggedOutcome(requests, this);
+  }
+}
+
+/** A {@link ResponseOutcome} over an {@link EventLog}: the event objects are made when `events` is first read. */
+class LoggedOutcome implements ResponseOutcome {
+  readonly requests: readonly OutgoingRequest[];
+  readonly log: EventLog;
+  #events: AdsEvent[] | undefined;
+
+  constructor(requests: readonly OutgoingRequest[], log: EventLog) {
+    this.requests = requests;
+    this.log = log;
+  }
+
+  get events(): readonly AdsEvent[] {
+    if (this.#events === undefined) {
+      const { typeUrl, names, values, rest } = this.log;
+      const events: AdsEvent[] = [];
+      for (let i = 0; i < names.length; i++) {
+        events.push({ kind: 'changed', typeUrl, name: names[i]!, value: values[i] });
+      }
+      for (const event of rest) events.push(event);
+      this.#events = events;
+    }
+    return this.#events;
   }
 }
 
@@ -190,7 +196,7 @@ export class EventLog {
  * event objects).
  */
 export function eventLogOf(outcome: ResponseOutcome): EventLog | undefined {
-  return (outcome as { [EVENT_LOG]?: EventLog })[EVENT_LOG];
+  return outcome instanceof LoggedOutcome ? outcome.log : undefined;
 }
 
 /**

@@ -358,6 +358,10 @@ export class XdsClient {
   }
 
   #dispatch(event: AdsEvent, watches: readonly WatchEntry[]): void {
+    if (event.kind === 'changed') {
+      this.#changed(event.typeUrl, event.name, event.value, watches);
+      return;
+    }
     if (event.kind === 'nacked') {
       this.#metrics.nacks++;
       this.#log({
@@ -374,9 +378,7 @@ export class XdsClient {
       // A throwing watcher must not break the stream or the other watchers.
       try {
         if (event.kind === 'nacked') watcher.onNack?.(event.errors);
-        else if (name !== WILDCARD && name !== event.name) continue;
-        else if (event.kind === 'changed') watcher.onChanged?.(event.name, event.value);
-        else watcher.onRemoved?.(event.name);
+        else if (name === WILDCARD || name === event.name) watcher.onRemoved?.(event.name);
       } catch (error) {
         this.#watcherThrew(entry, error);
       }
