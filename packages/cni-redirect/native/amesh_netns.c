@@ -270,72 +270,41 @@ static napi_value socket_in_netns(napi_env env, napi_callback_info info) {
   return make_fd(env, job.fd);
 }
 
-// listenInNetns(netnsPath: string | null, host: string, port: number,
-//               mark: number | -1, backlog: number, ipv6Only: -1 | 0 | 1): fd
-static napi_value listen_in_netns(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+// bindInNetns(netnsPath: string | null, host: string, port: number,
+//             mark: number | -1, backlog: number, ipv6Only: -1 | 0 | 1,
+//             datagram: 0 | 1): fd of a listening TCP socket (datagram 0) or a
+//             bound UDP socket (datagram 1, backlog unused)
+static napi_value bind_in_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 6) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "listenInNetns(netnsPath, host, port, mark, backlog, ipv6Only)");
+  if (argc != 7) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG",
+                          "bindInNetns(netnsPath, host, port, mark, backlog, ipv6Only, datagram)");
     return NULL;
   }
   char path[4096], host[INET6_ADDRSTRLEN + 1];
   int path_null = 0, host_null = 0;
-  int64_t port = 0, mark = -1, backlog = 0, ipv6_only = -1;
+  int64_t port = 0, mark = -1, backlog = 0, ipv6_only = -1, datagram = 0;
   if (get_string(env, argv[0], path, sizeof path, &path_null) != 0 ||
       get_string(env, argv[1], host, sizeof host, &host_null) != 0 || host_null ||
       get_int(env, argv[2], &port) != 0 || get_int(env, argv[3], &mark) != 0 ||
-      get_int(env, argv[4], &backlog) != 0 || get_int(env, argv[5], &ipv6_only) != 0 || port < 0 ||
-      port > 65535 || mark < -1 || mark > 0xffffffffLL || backlog < 1 || ipv6_only < -1 || ipv6_only > 1) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "listenInNetns: invalid arguments");
+      get_int(env, argv[4], &backlog) != 0 || get_int(env, argv[5], &ipv6_only) != 0 ||
+      get_int(env, argv[6], &datagram) != 0 || port < 0 || port > 65535 || mark < -1 ||
+      mark > 0xffffffffLL || backlog < 1 || ipv6_only < -1 || ipv6_only > 1 || datagram < 0 || datagram > 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "bindInNetns: invalid arguments");
     return NULL;
   }
   socket_job job = {0};
   job.netns_path = path_null ? NULL : path;
-  job.listen = 1;
+  job.datagram = (int)datagram;
+  job.listen = !job.datagram;
   job.backlog = (int)backlog;
   job.has_mark = mark >= 0;
   job.mark = (unsigned int)(mark < 0 ? 0 : mark);
   job.ipv6_only = (int)ipv6_only;
   if (set_bind_address(&job, host, (uint16_t)port) != 0) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "listenInNetns: host must be an IPv4 or IPv6 literal");
-    return NULL;
-  }
-  run_socket_job(&job);
-  if (job.fd < 0) return throw_errno(env, job.err, job.failed_syscall, job.netns_path);
-  return make_fd(env, job.fd);
-}
-
-// udpInNetns(netnsPath: string | null, host: string, port: number,
-//            mark: number | -1, ipv6Only: -1 | 0 | 1): fd of a bound UDP socket
-static napi_value udp_in_netns(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 5) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "udpInNetns(netnsPath, host, port, mark, ipv6Only)");
-    return NULL;
-  }
-  char path[4096], host[INET6_ADDRSTRLEN + 1];
-  int path_null = 0, host_null = 0;
-  int64_t port = 0, mark = -1, ipv6_only = -1;
-  if (get_string(env, argv[0], path, sizeof path, &path_null) != 0 ||
-      get_string(env, argv[1], host, sizeof host, &host_null) != 0 || host_null ||
-      get_int(env, argv[2], &port) != 0 || get_int(env, argv[3], &mark) != 0 ||
-      get_int(env, argv[4], &ipv6_only) != 0 || port < 0 || port > 65535 || mark < -1 ||
-      mark > 0xffffffffLL || ipv6_only < -1 || ipv6_only > 1) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "udpInNetns: invalid arguments");
-    return NULL;
-  }
-  socket_job job = {0};
-  job.netns_path = path_null ? NULL : path;
-  job.datagram = 1;
-  job.has_mark = mark >= 0;
-  job.mark = (unsigned int)(mark < 0 ? 0 : mark);
-  job.ipv6_only = (int)ipv6_only;
-  if (set_bind_address(&job, host, (uint16_t)port) != 0) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "udpInNetns: host must be an IPv4 or IPv6 literal");
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "bindInNetns: host must be an IPv4 or IPv6 literal");
     return NULL;
   }
   run_socket_job(&job);
@@ -857,8 +826,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (home_netns < 0) home_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   napi_property_descriptor props[] = {
       {"socketInNetns", NULL, socket_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"listenInNetns", NULL, listen_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"udpInNetns", NULL, udp_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bindInNetns", NULL, bind_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
       {"originalDestination", NULL, original_destination, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setMark", NULL, set_mark, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getMark", NULL, get_mark, NULL, NULL, NULL, napi_enumerable, NULL},

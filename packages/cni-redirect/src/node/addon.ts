@@ -7,15 +7,16 @@ import { CniRedirectError } from '../errors.js';
 
 interface NativeAddon {
   socketInNetns(netnsPath: string | null, family: number, mark: number): number;
-  listenInNetns(
+  /** A listening TCP socket (`datagram` 0) or a bound UDP socket (`datagram` 1; `backlog` unused). */
+  bindInNetns(
     netnsPath: string | null,
     host: string,
     port: number,
     mark: number,
     backlog: number,
     ipv6Only: number,
+    datagram: 0 | 1,
   ): number;
-  udpInNetns(netnsPath: string | null, host: string, port: number, mark: number, ipv6Only: number): number;
   originalDestination(fd: number): OriginalDestination;
   setMark(fd: number, mark: number): void;
   getMark(fd: number): number;
@@ -127,6 +128,22 @@ function nativeError(cause: unknown, netnsPath: string | null): CniRedirectError
   return new CniRedirectError('CNI_ERR_SOCKET', message, { cause });
 }
 
+/** Validates what a bound socket needs: the port, an IP literal host (default `::`), the mark (-1 for none). */
+function checkBind(options: { port: number; host?: string; mark?: number }): { host: string; mark: number } {
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+    throw new RangeError(`port must be an integer in 0..65535, got ${options.port}`);
+  }
+  const host = options.host ?? '::';
+  if (net.isIP(host) === 0)
+    throw new RangeError(`host must be an IP address literal, got ${JSON.stringify(host)}`);
+  return { host, mark: checkMark(options.mark) };
+}
+
+/** IPV6_V6ONLY as the addon takes it: -1 leaves the system default. */
+function ipv6OnlyFlag(ipv6Only: boolean | undefined): number {
+  return ipv6Only === undefined ? -1 : ipv6Only ? 1 : 0;
+}
+
 function checkMark(mark: number | undefined): number {
   if (mark === undefined) return -1;
   if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) {
@@ -164,23 +181,18 @@ export interface ListenInNetnsOptions {
  */
 export function listenInNetns(netnsPath: string | null, options: ListenInNetnsOptions): number {
   const native = addon();
-  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
-    throw new RangeError(`port must be an integer in 0..65535, got ${options.port}`);
-  }
+  const { host, mark } = checkBind(options);
   const backlog = options.backlog ?? 511;
   if (!Number.isInteger(backlog) || backlog < 1) throw new RangeError(`backlog must be a positive integer`);
-  const host = options.host ?? '::';
-  if (net.isIP(host) === 0)
-    throw new RangeError(`host must be an IP address literal, got ${JSON.stringify(host)}`);
-  const mark = checkMark(options.mark);
   try {
-    return native.listenInNetns(
+    return native.bindInNetns(
       netnsPath,
       host,
       options.port,
       mark,
       backlog,
-      options.ipv6Only === undefined ? -1 : options.ipv6Only ? 1 : 0,
+      ipv6OnlyFlag(options.ipv6Only),
+      0,
     );
   } catch (cause) {
     throw nativeError(cause, netnsPath);
@@ -285,21 +297,9 @@ export interface BindUdpInNetnsOptions {
  */
 export function bindUdpInNetns(netnsPath: string | null, options: BindUdpInNetnsOptions): number {
   const native = addon();
-  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
-    throw new RangeError(`port must be an integer in 0..65535, got ${options.port}`);
-  }
-  const host = options.host ?? '::';
-  if (net.isIP(host) === 0)
-    throw new RangeError(`host must be an IP address literal, got ${JSON.stringify(host)}`);
-  const mark = checkMark(options.mark);
+  const { host, mark } = checkBind(options);
   try {
-    return native.udpInNetns(
-      netnsPath,
-      host,
-      options.port,
-      mark,
-      options.ipv6Only === undefined ? -1 : options.ipv6Only ? 1 : 0,
-    );
+    return native.bindInNetns(netnsPath, host, options.port, mark, 1, ipv6OnlyFlag(options.ipv6Only), 1);
   } catch (cause) {
     throw nativeError(cause, netnsPath);
   }
