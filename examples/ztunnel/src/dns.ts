@@ -1,6 +1,6 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { bindUdpInNetns, listenInNetns } from '@amesh/cni-redirect/node';
-import { type DnsNameEntry, DnsNameTable, DnsType, readResolvConf } from '@amesh/dns-proxy';
+import { type DnsNameEntry, type DnsNameTable, DnsType, readResolvConf } from '@amesh/dns-proxy';
 import { DnsProxy, type DnsQueryEvent } from '@amesh/dns-proxy/node';
 import { type IstioDnsMetrics, UNKNOWN } from '@amesh/telemetry';
 import { formatIp, type WorkloadStore } from '@amesh/workload-state';
@@ -15,8 +15,10 @@ export const DNS_PROXY_PORT = 15053;
  * endpoints' IPs. Returns the stop function.
  */
 export function syncDnsTable(store: WorkloadStore, table: DnsNameTable): () => void {
-  /** Hostname of each service key (`ns/hostname`) in the table, and which of them are headless. */
-  const headless = new Map<string, Service>();
+  /** The services in the table by xDS resource name (a removal names only the resource). */
+  const services = new Map<string, Service>();
+  /** Resource names of the headless ones, whose addresses follow their endpoints. */
+  const headless = new Set<string>();
   const entryOf = (service: Service): DnsNameEntry => ({
     hostname: service.hostname,
     namespace: service.namespace,
@@ -25,24 +27,28 @@ export function syncDnsTable(store: WorkloadStore, table: DnsNameTable): () => v
         ? service.addresses.map((a) => formatIp(a.address))
         : store.endpointsOf(service).flatMap((w) => w.addresses.map((ip) => formatIp(ip))),
   });
-  const put = (key: string, service: Service): void => {
-    if (service.addresses.length === 0) headless.set(key, service);
-    else headless.delete(key);
+  const remove = (name: string): void => {
+    const old = services.get(name);
+    if (old === undefined) return;
+    services.delete(name);
+    headless.delete(name);
+    table.remove(old.hostname);
+  };
+  const put = (name: string, service: Service): void => {
+    if (services.get(name)?.hostname !== service.hostname) remove(name);
+    services.set(name, service);
+    if (service.addresses.length === 0) headless.add(name);
+    else headless.delete(name);
     table.upsert(entryOf(service));
   };
-  for (const service of store.dump().services) put(`${service.namespace}/${service.hostname}`, service);
+  for (const [name, service] of store.services()) put(name, service);
   return store.onChange((change) => {
     if (change.kind === 'service') {
-      const previous = headless.get(change.name);
       if (change.service) put(change.name, change.service);
-      else {
-        headless.delete(change.name);
-        const hostname = previous?.hostname ?? change.name.slice(change.name.indexOf('/') + 1);
-        table.remove(hostname);
-      }
-    } else if (change.kind === 'workload' && headless.size > 0) {
+      else remove(change.name);
+    } else if (change.kind === 'workload') {
       // A headless service answers with its endpoints' IPs: refresh them when a workload changes.
-      for (const service of headless.values()) table.upsert(entryOf(service));
+      for (const name of headless) table.upsert(entryOf(services.get(name)!));
     }
   });
 }
@@ -57,6 +63,26 @@ export function dnsUpstreams(configured: readonly string[] | undefined): string[
   }
 }
 
+/** What {@link startPodDnsProxy} needs for one pod. */
+export interface PodDnsProxyOptions {
+  readonly uid: string;
+  /** The pod's network namespace (a path, or `/proc/self/fd/<n>` of the fd the node agent passed). */
+  readonly netns: string;
+  readonly table: DnsNameTable;
+  readonly upstreams: readonly string[];
+  /** The pod's workload as xDS has it now (its namespace for bare names, its canonical labels for metrics). */
+  readonly workload: () => Workload | undefined;
+  readonly metrics: IstioDnsMetrics;
+  /** SO_MARK of ztunnel's sockets, which the pod's rules let pass. */
+  readonly mark: number;
+  readonly log: (line: string) => void;
+}
+
+/** A pod's running DNS proxy (one per loopback family). */
+export interface PodDnsProxy {
+  close(): Promise<void>;
+}
+
 /**
  * Starts the DNS proxy of one pod on {@link DNS_PROXY_PORT}, UDP and TCP, on
  * sockets made inside the pod's network namespace and marked (so the pod's
@@ -66,17 +92,7 @@ export function dnsUpstreams(configured: readonly string[] | undefined): string[
  * address the query was redirected to, which is what lets conntrack turn
  * them back into replies from the server the pod asked.
  */
-export async function startPodDnsProxy(options: {
-  readonly netns: string;
-  readonly table: DnsNameTable;
-  readonly upstreams: readonly string[];
-  /** The pod's workload as xDS has it now (its namespace for bare names, its canonical labels for metrics). */
-  readonly workload: () => Workload | undefined;
-  readonly metrics: IstioDnsMetrics;
-  readonly mark: number;
-  readonly log: (line: string) => void;
-  readonly uid: string;
-}): Promise<{ close(): Promise<void> }> {
+export async function startPodDnsProxy(options: PodDnsProxyOptions): Promise<PodDnsProxy> {
   const proxies: DnsProxy[] = [];
   const close = async (): Promise<void> => {
     await Promise.all(proxies.splice(0).map((p) => p.close()));
@@ -96,10 +112,7 @@ export async function startPodDnsProxy(options: {
   return { close };
 }
 
-async function listenOn(
-  host: '127.0.0.1' | '::1',
-  options: Parameters<typeof startPodDnsProxy>[0],
-): Promise<DnsProxy> {
+async function listenOn(host: '127.0.0.1' | '::1', options: PodDnsProxyOptions): Promise<DnsProxy> {
   const socket = { port: DNS_PROXY_PORT, host, mark: options.mark } as const;
   const udpFd = bindUdpInNetns(options.netns, socket);
   let tcpFd: number;
@@ -126,11 +139,7 @@ const QUERY_TYPE_NAMES = new Map<number, string>(
 );
 
 /** Records one query in Istio's DNS families, labelled as ztunnel labels them. */
-export function recordDnsQuery(
-  metrics: IstioDnsMetrics,
-  event: DnsQueryEvent,
-  source: Workload | undefined,
-): void {
+function recordDnsQuery(metrics: IstioDnsMetrics, event: DnsQueryEvent, source: Workload | undefined): void {
   const labels = {
     request_query_type: QUERY_TYPE_NAMES.get(event.type) ?? `type${event.type}`,
     request_protocol: event.remote.transport,
@@ -144,5 +153,3 @@ export function recordDnsQuery(
   }
   if (event.outcome === 'failed') metrics.upstreamFailures.inc(labels);
 }
-
-export { DnsNameTable };

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { ZtunnelAgentClient } from '@amesh/cni-redirect/node';
+import { DnsNameTable } from '@amesh/dns-proxy';
 import { type LocalPod, LoopbackPodNetwork, Ztunnel } from '@amesh/l4-proxy/node';
 import { CertificateManager, parseSpiffeId } from '@amesh/mtls-identity';
 import { CaGrpcClient, nodeEcdsaP256, spiffeServerIdentityCheck } from '@amesh/mtls-identity/node';
@@ -18,7 +19,7 @@ import { XdsClient } from '@amesh/xds-client/node';
 import type { Address, Authorization } from '@amesh/xds-types';
 import { structFromJson, TypeUrl } from '@amesh/xds-types';
 import { serveRoutes } from './admin.js';
-import { DnsNameTable, dnsUpstreams, startPodDnsProxy, syncDnsTable } from './dns.js';
+import { dnsUpstreams, type PodDnsProxy, startPodDnsProxy, syncDnsTable } from './dns.js';
 import { NetnsPodNetwork, ZTUNNEL_MARK } from './netns-network.js';
 
 /** How a ztunnel is run (the CLI flags in `main.ts`). */
@@ -154,10 +155,7 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
       : undefined;
   const stopDnsSync = dns ? syncDnsTable(store, dns.table) : undefined;
   /** Each served pod's DNS proxy and the namespace path its sockets live in. */
-  const dnsProxies = new Map<
-    string,
-    { netns: string; proxy: Awaited<ReturnType<typeof startPodDnsProxy>> }
-  >();
+  const dnsProxies = new Map<string, { netns: string; proxy: PodDnsProxy }>();
   const serveDns = async (pod: LocalPod): Promise<void> => {
     if (!dns || !pod.netns || dnsProxies.get(pod.uid)?.netns === pod.netns) return;
     await stopDns(pod.uid);

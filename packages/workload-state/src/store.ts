@@ -154,6 +154,11 @@ export class WorkloadStore {
     };
   }
 
+  /** All services, by xDS resource name (a `service` change names the same key). */
+  services(): ReadonlyMap<string, Service> {
+    return this.#services;
+  }
+
   /** All authorization policies, by name. */
   policies(): ReadonlyMap<string, Authorization> {
     return this.#policies;
