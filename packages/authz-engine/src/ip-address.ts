@@ -1,3 +1,4 @@
+import { formatIp } from '@amesh/ip';
 import { AuthzError } from './errors.js';
 
 /**
@@ -140,31 +141,7 @@ export function cidrContains(cidr: Cidr, ip: IpAddress): boolean {
 
 /** Canonical text of an address (IPv6 compressed per RFC 5952). */
 export function formatIpAddress(ip: IpAddress): string {
-  if (ip.family === 4) {
-    const v = ip.words[0]!;
-    return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
-  }
-  const groups: number[] = [];
-  for (const word of ip.words) groups.push(word >>> 16, word & 0xffff);
-  // RFC 5952 §4.2: compress the longest run of two or more zero groups, the first on a tie.
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  return formatIp(ipAddressToBytes(ip));
 }
 
 function makeCidr(family: 4 | 6, words: number[], prefixLength: number): Cidr {

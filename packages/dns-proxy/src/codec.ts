@@ -4,7 +4,7 @@
  * with a {@link DnsError}, never guessed at.
  */
 import { DnsError } from './errors.js';
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './ip-address.js';
+import { formatIp, parseIpv4, parseIpv6 } from '@amesh/ip';
 import type { DnsFlags, DnsMessage, DnsQuestion, DnsRecord } from './message.js';
 import { DnsType, recordType } from './message.js';
 
@@ -152,11 +152,11 @@ function readRecord(reader: Reader, section: string, index: number): DnsRecord {
     case DnsType.A:
       if (rdlength !== 4) throw malformed(`${what}: A RDLENGTH must be 4, got ${rdlength}`);
       reader.offset = end;
-      return { kind: 'A', name, class: rclass, ttl, address: formatIpv4(bytes.subarray(start, end)) };
+      return { kind: 'A', name, class: rclass, ttl, address: formatIp(bytes.subarray(start, end)) };
     case DnsType.AAAA:
       if (rdlength !== 16) throw malformed(`${what}: AAAA RDLENGTH must be 16, got ${rdlength}`);
       reader.offset = end;
-      return { kind: 'AAAA', name, class: rclass, ttl, address: formatIpv6(bytes.subarray(start, end)) };
+      return { kind: 'AAAA', name, class: rclass, ttl, address: formatIp(bytes.subarray(start, end)) };
     case DnsType.CNAME: {
       const target = readName(reader, `${what} CNAME`);
       if (reader.offset !== end) throw malformed(`${what}: CNAME RDATA does not fill RDLENGTH ${rdlength}`);

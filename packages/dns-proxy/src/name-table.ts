@@ -6,7 +6,7 @@
  */
 import { nameToLabels, parseDnsMessage } from './codec.js';
 import { DnsError } from './errors.js';
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './ip-address.js';
+import { formatIp, parseIpv4, parseIpv6 } from '@amesh/ip';
 import type { DnsFlags, DnsMessage, DnsOptRecord, DnsQuestion, DnsRecord } from './message.js';
 import { DNS_CLASS_IN, DnsOpcode, DnsRcode, DnsType, findOpt, foldName } from './message.js';
 
@@ -238,7 +238,7 @@ export class DnsNameTable {
     for (const address of entry.addresses) {
       const a4 = parseIpv4(address);
       if (a4) {
-        v4.push(formatIpv4(a4));
+        v4.push(formatIp(a4));
         continue;
       }
       const a6 = parseIpv6(address);
@@ -247,7 +247,7 @@ export class DnsNameTable {
           'DNS_ERR_INVALID_ENTRY',
           `address ${JSON.stringify(address)} of ${key} is not an IP`,
         );
-      v6.push(formatIpv6(a6));
+      v6.push(formatIp(a6));
     }
     const aliases: string[] = [];
     let shortName: string | undefined;

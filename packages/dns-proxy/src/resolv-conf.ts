@@ -3,7 +3,7 @@
  * servers the proxy forwards to.
  */
 import { DnsError } from './errors.js';
-import { formatIpv6, parseIpv4, parseIpv6 } from './ip-address.js';
+import { formatIp, parseIpv4, parseIpv6 } from '@amesh/ip';
 
 /** The parts of resolv.conf the proxy uses. */
 export interface ResolvConf {
@@ -81,6 +81,6 @@ export function parseUpstream(text: string): DnsUpstream {
   const v4 = parseIpv4(host);
   if (v4) return { family: 4, address: host, port };
   const v6 = parseIpv6(host);
-  if (v6) return { family: 6, address: formatIpv6(v6), port };
+  if (v6) return { family: 6, address: formatIp(v6), port };
   throw bad();
 }
