@@ -153,6 +153,13 @@ export async function startZtunnel(config: ZtunnelConfig): Promise<RunningZtunne
           metrics: createIstioDnsMetrics(ztunnel.metrics),
         }
       : undefined;
+  if (dns) {
+    log(
+      dns.upstreams.length > 0
+        ? `dns proxy: mesh names from xDS, other names to ${dns.upstreams.join(', ')}`
+        : 'dns proxy: no upstream resolver (none given, none in /etc/resolv.conf): names outside the mesh get SERVFAIL',
+    );
+  }
   const stopDnsSync = dns ? syncDnsTable(store, dns.table) : undefined;
   /** Each served pod's DNS proxy and the namespace path its sockets live in. */
   const dnsProxies = new Map<string, { netns: string; proxy: PodDnsProxy }>();
